@@ -1,0 +1,76 @@
+"""Multi-head self-attention as a residual sublayer."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+
+from kerasbert.layers.residual import ResidualSublayer
+
+
+@keras.saving.register_keras_serializable(package="kerasbert")
+class SelfAttentionBlock(ResidualSublayer):
+    """Multi-head self-attention with residual connection and LayerNorm.
+
+    The query, key and value projections are one fused ``[H, 3H]`` matmul
+    (column blocks q | k | v, heads contiguous inside each block), which is
+    one large GEMM instead of three small ones. Scores and softmax are
+    computed in float32 under mixed precision.
+
+    Call arguments:
+        x: ``[batch, seq, hidden_size]``.
+        attention_bias: float ``[batch, 1, 1, seq]`` (see
+            ``attention_bias_from_mask``), added to the scores.
+
+    Returns:
+        ``[batch, seq, hidden_size]``.
+    """
+
+    def __init__(self, num_heads: int, attention_dropout: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        if self.hidden_size % num_heads:
+            raise ValueError(
+                f"hidden_size={self.hidden_size} is not divisible by "
+                f"num_heads={num_heads}."
+            )
+        self.num_heads = num_heads
+        self.head_size = self.hidden_size // num_heads
+        self.attention_dropout_rate = attention_dropout
+        self.qkv = self.dense(3 * self.hidden_size, name="qkv")
+        self.output_projection = self.dense(self.hidden_size, name="output")
+        self.attention_dropout = keras.layers.Dropout(
+            attention_dropout, dtype=self.dtype_policy
+        )
+
+    def build_transform(self, input_shape):
+        self.qkv.build(input_shape)
+        self.output_projection.build(input_shape)
+
+    def transform(self, x, attention_bias, training=None):
+        batch, length = keras.ops.shape(x)[0], keras.ops.shape(x)[1]
+        qkv = keras.ops.reshape(
+            self.qkv(x), (batch, length, 3, self.num_heads, self.head_size)
+        )
+        # [3, batch, heads, seq, head_size]
+        qkv = keras.ops.transpose(qkv, (2, 0, 3, 1, 4))
+        query, key, value = qkv[0], qkv[1], qkv[2]
+        query = query * keras.ops.cast(1.0 / math.sqrt(self.head_size), query.dtype)
+        scores = keras.ops.matmul(query, keras.ops.transpose(key, (0, 1, 3, 2)))
+        scores = keras.ops.cast(scores, "float32") + attention_bias
+        probabilities = keras.ops.cast(keras.ops.softmax(scores, axis=-1), x.dtype)
+        probabilities = self.attention_dropout(probabilities, training=training)
+        context = keras.ops.matmul(probabilities, value)
+        context = keras.ops.reshape(
+            keras.ops.transpose(context, (0, 2, 1, 3)),
+            (batch, length, self.hidden_size),
+        )
+        return self.output_projection(context)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_heads=self.num_heads,
+            attention_dropout=self.attention_dropout_rate,
+        )
+        return config

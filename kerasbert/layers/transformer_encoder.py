@@ -1,0 +1,173 @@
+"""A stack of transformer blocks whose parameters are shared in groups."""
+
+from __future__ import annotations
+
+import keras
+
+from kerasbert.layers.attention import SelfAttentionBlock
+from kerasbert.layers.feed_forward import FeedForwardBlock
+
+SHARED_COMPONENTS = ("all", "attention", "feed_forward")
+
+
+def group_of_layer(layer_index: int, num_layers: int, num_groups: int) -> int:
+    """Parameter group used by block ``layer_index``: floor(i * G / L)."""
+    return layer_index * num_groups // num_layers
+
+
+@keras.saving.register_keras_serializable(package="kerasbert")
+class SharedTransformerEncoder(keras.layers.Layer):
+    """``num_layers`` transformer blocks computed with ``num_groups`` parameter sets.
+
+    Block ``i`` uses parameter group ``floor(i * num_groups / num_layers)``, so
+    ``num_groups == num_layers`` is BERT (no sharing) and ``num_groups == 1``
+    is ALBERT (all blocks share one set). ``shared_components`` chooses what the
+    groups share, as in the ALBERT paper's ablation: ``"all"`` shares attention
+    and feed-forward sublayers, ``"attention"`` shares only attention (each
+    block keeps its own feed-forward), ``"feed_forward"`` only feed-forward.
+
+    Call arguments:
+        x: ``[batch, seq, hidden_size]`` embeddings.
+        attention_bias: float32 ``[batch, 1, 1, seq]``.
+        training: enables dropout.
+
+    Returns:
+        A list of ``num_layers + 1`` tensors ``[batch, seq, hidden_size]``: the
+        input followed by every block's output (the last is the sequence
+        output; with ``norm_first`` it has passed the final LayerNorm).
+    """
+
+    def __init__(
+        self,
+        num_layers: int,
+        num_heads: int,
+        hidden_size: int,
+        intermediate_size: int,
+        num_groups: int | None = None,
+        shared_components: str = "all",
+        hidden_activation: str = "gelu",
+        dropout: float = 0.1,
+        attention_dropout: float = 0.1,
+        layer_norm_epsilon: float = 1e-12,
+        norm_first: bool = False,
+        initializer_range: float = 0.02,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        num_groups = num_layers if num_groups is None else num_groups
+        if not 1 <= num_groups <= num_layers:
+            raise ValueError(
+                f"num_groups must be in [1, num_layers={num_layers}], got {num_groups}."
+            )
+        if shared_components not in SHARED_COMPONENTS:
+            raise ValueError(
+                f"shared_components must be one of {SHARED_COMPONENTS}, "
+                f"got {shared_components!r}."
+            )
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_size = hidden_size
+        self.intermediate_size = intermediate_size
+        self.num_groups = num_groups
+        self.shared_components = shared_components
+        self.hidden_activation = hidden_activation
+        self.dropout_rate = dropout
+        self.attention_dropout_rate = attention_dropout
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.norm_first = norm_first
+        self.initializer_range = initializer_range
+
+        common = dict(
+            hidden_size=hidden_size,
+            dropout=dropout,
+            layer_norm_epsilon=layer_norm_epsilon,
+            norm_first=norm_first,
+            initializer_range=initializer_range,
+            dtype=self.dtype_policy,
+        )
+        self.attention_blocks = [
+            SelfAttentionBlock(
+                num_heads=num_heads,
+                attention_dropout=attention_dropout,
+                name=f"attention_{g}",
+                **common,
+            )
+            for g in range(self.num_attention_sets)
+        ]
+        self.feed_forward_blocks = [
+            FeedForwardBlock(
+                intermediate_size=intermediate_size,
+                hidden_activation=hidden_activation,
+                name=f"feed_forward_{g}",
+                **common,
+            )
+            for g in range(self.num_feed_forward_sets)
+        ]
+        self.final_layer_norm = None
+        if norm_first:
+            self.final_layer_norm = keras.layers.LayerNormalization(
+                epsilon=layer_norm_epsilon,
+                dtype=self.dtype_policy,
+                name="final_layer_norm",
+            )
+
+    @property
+    def num_attention_sets(self) -> int:
+        """Distinct attention parameter sets."""
+        shared = self.shared_components in ("all", "attention")
+        return self.num_groups if shared else self.num_layers
+
+    @property
+    def num_feed_forward_sets(self) -> int:
+        """Distinct feed-forward parameter sets."""
+        shared = self.shared_components in ("all", "feed_forward")
+        return self.num_groups if shared else self.num_layers
+
+    def block_sublayers(self, layer_index: int):
+        """The (attention, feed-forward) sublayers that block ``layer_index`` uses."""
+        attention = self.attention_blocks[
+            group_of_layer(layer_index, self.num_layers, self.num_attention_sets)
+        ]
+        feed_forward = self.feed_forward_blocks[
+            group_of_layer(layer_index, self.num_layers, self.num_feed_forward_sets)
+        ]
+        return attention, feed_forward
+
+    def build(self, input_shape):
+        for block in self.attention_blocks + self.feed_forward_blocks:
+            block.build(input_shape)
+        if self.final_layer_norm is not None:
+            self.final_layer_norm.build(input_shape)
+        self.built = True
+
+    def call(self, x, attention_bias, training=None):
+        hidden_states = [x]
+        for layer_index in range(self.num_layers):
+            attention, feed_forward = self.block_sublayers(layer_index)
+            x = attention(x, attention_bias, training=training)
+            x = feed_forward(x, training=training)
+            hidden_states.append(x)
+        if self.final_layer_norm is not None:
+            hidden_states[-1] = self.final_layer_norm(hidden_states[-1])
+        return hidden_states
+
+    def compute_output_shape(self, input_shape):
+        return [input_shape] * (self.num_layers + 1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_layers=self.num_layers,
+            num_heads=self.num_heads,
+            hidden_size=self.hidden_size,
+            intermediate_size=self.intermediate_size,
+            num_groups=self.num_groups,
+            shared_components=self.shared_components,
+            hidden_activation=self.hidden_activation,
+            dropout=self.dropout_rate,
+            attention_dropout=self.attention_dropout_rate,
+            layer_norm_epsilon=self.layer_norm_epsilon,
+            norm_first=self.norm_first,
+            initializer_range=self.initializer_range,
+        )
+        return config

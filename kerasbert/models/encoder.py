@@ -1,0 +1,215 @@
+"""The encoder every kerasbert variant is built on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from kerasbert.layers.embeddings import EncoderEmbeddings, truncated_normal
+from kerasbert.layers.masking import attention_bias_from_mask
+from kerasbert.layers.transformer_encoder import SharedTransformerEncoder
+from kerasbert.models.presets import preset_config
+
+
+@keras.saving.register_keras_serializable(package="kerasbert")
+class Encoder(keras.Model):
+    """A BERT-family transformer encoder as a functional ``keras.Model``.
+
+    One class covers BERT (``num_groups == num_layers``), ALBERT (factorized
+    ``embedding_size`` and ``num_groups == 1``), RoBERTa/ELECTRA-style encoders
+    and DistilBERT (``type_vocabulary_size=0``, ``use_pooler=False``).
+
+    Inputs (a dict; all int32 ``[batch, seq]``):
+        input_ids: token ids.
+        input_mask: 1 for real tokens, 0 for padding.
+        segment_ids: segment (token type) ids; present only when
+            ``type_vocabulary_size > 0``.
+
+    Outputs (a dict):
+        sequence_output: ``[batch, seq, hidden_size]``.
+        pooled_output: ``[batch, hidden_size]``, ``tanh(dense(h_[CLS]))``;
+            only when ``use_pooler``.
+        hidden_states: list of ``num_layers + 1`` tensors ``[batch, seq,
+            hidden_size]`` (embeddings, then each block); only when
+            ``output_hidden_states``.
+
+    Args:
+        vocabulary_size: number of token ids.
+        num_layers: transformer blocks (L).
+        num_heads: attention heads per block.
+        hidden_size: model width (H).
+        intermediate_size: feed-forward width (usually 4H).
+        embedding_size: token-embedding width (E); defaults to H. E != H
+            adds an E->H projection (ALBERT's factorization).
+        num_groups: distinct parameter sets (G); block i uses set
+            floor(i*G/L). Defaults to L (no sharing).
+        shared_components: ``"all"``, ``"attention"`` or ``"feed_forward"``:
+            which sublayers the groups share.
+        max_sequence_length: number of learned positions.
+        type_vocabulary_size: number of segment ids; 0 drops segment
+            embeddings and the ``segment_ids`` input.
+        hidden_activation: ``"gelu"`` (exact) or ``"gelu_approximate"`` etc.
+        dropout: dropout on embeddings and sublayer outputs.
+        attention_dropout: dropout on attention probabilities.
+        layer_norm_epsilon: LayerNorm epsilon.
+        norm_first: pre-LN blocks instead of BERT's post-LN.
+        use_pooler: add the tanh pooler on [CLS].
+        output_hidden_states: also return every block's output.
+        initializer_range: stddev of the truncated-normal initializer.
+    """
+
+    def __init__(
+        self,
+        vocabulary_size: int,
+        num_layers: int,
+        num_heads: int,
+        hidden_size: int,
+        intermediate_size: int,
+        embedding_size: int | None = None,
+        num_groups: int | None = None,
+        shared_components: str = "all",
+        max_sequence_length: int = 512,
+        type_vocabulary_size: int = 2,
+        hidden_activation: str = "gelu",
+        dropout: float = 0.1,
+        attention_dropout: float = 0.1,
+        layer_norm_epsilon: float = 1e-12,
+        norm_first: bool = False,
+        use_pooler: bool = True,
+        output_hidden_states: bool = False,
+        initializer_range: float = 0.02,
+        dtype: Any = None,
+        **kwargs,
+    ):
+        embeddings = EncoderEmbeddings(
+            vocabulary_size=vocabulary_size,
+            hidden_size=hidden_size,
+            embedding_size=embedding_size,
+            max_sequence_length=max_sequence_length,
+            type_vocabulary_size=type_vocabulary_size,
+            dropout=dropout,
+            layer_norm_epsilon=layer_norm_epsilon,
+            initializer_range=initializer_range,
+            dtype=dtype,
+            name="embeddings",
+        )
+        transformer = SharedTransformerEncoder(
+            num_layers=num_layers,
+            num_heads=num_heads,
+            hidden_size=hidden_size,
+            intermediate_size=intermediate_size,
+            num_groups=num_groups,
+            shared_components=shared_components,
+            hidden_activation=hidden_activation,
+            dropout=dropout,
+            attention_dropout=attention_dropout,
+            layer_norm_epsilon=layer_norm_epsilon,
+            norm_first=norm_first,
+            initializer_range=initializer_range,
+            dtype=dtype,
+            name="transformer",
+        )
+
+        inputs = {
+            "input_ids": keras.Input((None,), dtype="int32", name="input_ids"),
+            "input_mask": keras.Input((None,), dtype="int32", name="input_mask"),
+        }
+        if type_vocabulary_size > 0:
+            inputs["segment_ids"] = keras.Input(
+                (None,), dtype="int32", name="segment_ids"
+            )
+        x = embeddings(inputs["input_ids"], inputs.get("segment_ids"))
+        hidden_states = transformer(x, attention_bias_from_mask(inputs["input_mask"]))
+        outputs = {"sequence_output": hidden_states[-1]}
+        if use_pooler:
+            pooler = keras.layers.Dense(
+                hidden_size,
+                activation="tanh",
+                kernel_initializer=truncated_normal(initializer_range),
+                dtype=dtype,
+                name="pooler",
+            )
+            outputs["pooled_output"] = pooler(hidden_states[-1][:, 0, :])
+        if output_hidden_states:
+            outputs["hidden_states"] = hidden_states
+        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
+
+        self.vocabulary_size = vocabulary_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_size = hidden_size
+        self.intermediate_size = intermediate_size
+        self.embedding_size = embeddings.embedding_size
+        self.num_groups = transformer.num_groups
+        self.shared_components = shared_components
+        self.max_sequence_length = max_sequence_length
+        self.type_vocabulary_size = type_vocabulary_size
+        self.hidden_activation = hidden_activation
+        self.dropout = dropout
+        self.attention_dropout = attention_dropout
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.norm_first = norm_first
+        self.use_pooler = use_pooler
+        self.output_hidden_states = output_hidden_states
+        self.initializer_range = initializer_range
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> "Encoder":
+        """Builds a randomly initialised encoder of a named architecture.
+
+        ``overrides`` replace preset values, e.g. ``dropout=0.0``.
+        See ``kerasbert.models.presets.PRESETS`` for the names.
+        """
+        return cls(**preset_config(name, **overrides))
+
+    @property
+    def embeddings(self) -> EncoderEmbeddings:
+        return self.get_layer("embeddings")
+
+    @property
+    def transformer(self) -> SharedTransformerEncoder:
+        return self.get_layer("transformer")
+
+    @property
+    def token_embedding(self) -> keras.layers.Embedding:
+        """The ``[vocab, E]`` token embedding (what MLM heads tie to)."""
+        return self.embeddings.token_embedding
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """Names of the inputs this encoder expects."""
+        names = ("input_ids", "input_mask")
+        return names + (("segment_ids",) if self.type_vocabulary_size > 0 else ())
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
+            "vocabulary_size": self.vocabulary_size,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "hidden_size": self.hidden_size,
+            "intermediate_size": self.intermediate_size,
+            "embedding_size": self.embedding_size,
+            "num_groups": self.num_groups,
+            "shared_components": self.shared_components,
+            "max_sequence_length": self.max_sequence_length,
+            "type_vocabulary_size": self.type_vocabulary_size,
+            "hidden_activation": self.hidden_activation,
+            "dropout": self.dropout,
+            "attention_dropout": self.attention_dropout,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "norm_first": self.norm_first,
+            "use_pooler": self.use_pooler,
+            "output_hidden_states": self.output_hidden_states,
+            "initializer_range": self.initializer_range,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Encoder":
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.saving.deserialize_keras_object(config["dtype"])
+        return cls(**config)
