@@ -8,7 +8,7 @@ about 5e-3 from those checkpoints, so here ``"gelu"`` means the exact form and
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 

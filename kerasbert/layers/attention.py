@@ -57,7 +57,11 @@ class SelfAttentionBlock(ResidualSublayer):
         query, key, value = qkv[0], qkv[1], qkv[2]
         query = query * keras.ops.cast(1.0 / math.sqrt(self.head_size), query.dtype)
         scores = keras.ops.matmul(query, keras.ops.transpose(key, (0, 1, 3, 2)))
-        scores = keras.ops.cast(scores, "float32") + attention_bias
+        # Keras autocasts layer inputs to the compute dtype; the bias is
+        # -1e9-scale, so it is added in float32 (representable in bf16 too).
+        scores = keras.ops.cast(scores, "float32") + keras.ops.cast(
+            attention_bias, "float32"
+        )
         probabilities = keras.ops.cast(keras.ops.softmax(scores, axis=-1), x.dtype)
         probabilities = self.attention_dropout(probabilities, training=training)
         context = keras.ops.matmul(probabilities, value)

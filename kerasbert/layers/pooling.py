@@ -24,7 +24,9 @@ class SequencePooling(keras.layers.Layer):
     def __init__(self, mode: str = "cls", **kwargs):
         super().__init__(**kwargs)
         if mode not in POOLING_MODES:
-            raise ValueError(f"Pooling mode must be one of {POOLING_MODES}, got {mode!r}.")
+            raise ValueError(
+                f"Pooling mode must be one of {POOLING_MODES}, got {mode!r}."
+            )
         self.mode = mode
 
     def call(self, sequence_output, input_mask):

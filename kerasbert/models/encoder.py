@@ -155,7 +155,7 @@ class Encoder(keras.Model):
         self.initializer_range = initializer_range
 
     @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> "Encoder":
+    def from_preset(cls, name: str, **overrides: Any) -> Encoder:
         """Builds a randomly initialised encoder of a named architecture.
 
         ``overrides`` replace preset values, e.g. ``dropout=0.0``.
@@ -208,7 +208,7 @@ class Encoder(keras.Model):
         }
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Encoder":
+    def from_config(cls, config: dict[str, Any]) -> Encoder:
         config = dict(config)
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.saving.deserialize_keras_object(config["dtype"])

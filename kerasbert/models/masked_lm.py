@@ -1,0 +1,65 @@
+"""Pretraining heads on an ``Encoder``: masked LM plus an optional sentence task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from kerasbert.layers.masked_lm_head import MaskedLMHead
+from kerasbert.models.encoder import Encoder
+from kerasbert.models.task import EncoderTask, encoder_inputs, logits_layer
+
+SENTENCE_TASKS = (None, "nsp", "sop")
+
+
+@keras.saving.register_keras_serializable(package="kerasbert")
+class MaskedLanguageModel(EncoderTask):
+    """The encoder with BERT's pretraining heads.
+
+    ``sentence_task=None`` is RoBERTa-style MLM only; ``"nsp"`` adds BERT's
+    next-sentence head and ``"sop"`` ALBERT's sentence-order head (both are a
+    2-way classifier on the pooled output; only the training data differs).
+
+    Inputs: the encoder's input dict plus ``masked_lm_positions`` (int32
+    ``[batch, num_predictions]``).
+    Outputs: ``{"mlm_logits": [batch, num_predictions, vocab]}`` and, with a
+    sentence task, ``"sentence_logits": [batch, 2]``; all float32.
+    """
+
+    def __init__(self, encoder: Encoder, sentence_task: str | None = None, **kwargs):
+        if sentence_task not in SENTENCE_TASKS:
+            raise ValueError(
+                f"sentence_task must be one of {SENTENCE_TASKS}, got {sentence_task!r}."
+            )
+        if sentence_task and not encoder.use_pooler:
+            raise ValueError(
+                f"sentence_task={sentence_task!r} needs an encoder with "
+                "use_pooler=True."
+            )
+        inputs = encoder_inputs(encoder)
+        inputs["masked_lm_positions"] = keras.Input(
+            (None,), dtype="int32", name="masked_lm_positions"
+        )
+        encoded = encoder({name: inputs[name] for name in encoder.input_names})
+        head = MaskedLMHead(
+            encoder.token_embedding,
+            hidden_activation=encoder.hidden_activation,
+            layer_norm_epsilon=encoder.layer_norm_epsilon,
+            initializer_range=encoder.initializer_range,
+            dtype=encoder.dtype_policy,
+            name="mlm_head",
+        )
+        outputs = {
+            "mlm_logits": head(
+                encoded["sequence_output"], inputs["masked_lm_positions"]
+            )
+        }
+        if sentence_task:
+            sentence_head = logits_layer(2, encoder.initializer_range, "sentence_head")
+            outputs["sentence_logits"] = sentence_head(encoded["pooled_output"])
+        super().__init__(encoder, inputs=inputs, outputs=outputs, **kwargs)
+        self.sentence_task = sentence_task
+
+    def head_config(self) -> dict[str, Any]:
+        return {"sentence_task": self.sentence_task}

@@ -1,0 +1,49 @@
+"""Shared pytest setup: quiet TensorFlow, tiny model configs, policy hygiene."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+TINY_ENCODER = dict(
+    vocabulary_size=97,
+    num_layers=2,
+    num_heads=2,
+    hidden_size=16,
+    intermediate_size=32,
+    max_sequence_length=32,
+    dropout=0.0,
+    attention_dropout=0.0,
+)
+
+
+@pytest.fixture(autouse=True)
+def _restore_dtype_policy():
+    """Tests that switch to mixed precision must not leak it into others."""
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def random_inputs(
+    batch: int = 3,
+    length: int = 10,
+    vocabulary_size: int = 97,
+    with_segments: bool = True,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Random int32 encoder inputs whose rows have different amounts of padding."""
+    rng = np.random.default_rng(seed)
+    input_ids = rng.integers(1, vocabulary_size, size=(batch, length), dtype=np.int32)
+    lengths = np.maximum(2, length - np.arange(batch) * 3)
+    input_mask = (np.arange(length)[None, :] < lengths[:, None]).astype(np.int32)
+    inputs = {"input_ids": input_ids * input_mask, "input_mask": input_mask}
+    if with_segments:
+        segment_ids = (np.arange(length)[None, :] >= lengths[:, None] // 2).astype(
+            np.int32
+        )
+        inputs["segment_ids"] = segment_ids * input_mask
+    return inputs
