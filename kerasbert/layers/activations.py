@@ -8,13 +8,29 @@ about 5e-3 from those checkpoints, so here ``"gelu"`` means the exact form and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import keras
 
+
+def gelu_exact(x):
+    """``x * Phi(x)`` with the normal CDF written via erf (BERT's formula).
+
+    Written out rather than ``tf.nn.gelu``: TF's kernel (erfc based) measured
+    1.6x slower in float32 and 2.5x slower in bfloat16 on MiniLM's
+    ``[4096, 1536]`` activations here, and this exact op pattern after a 2-D
+    ``MatMul + bias`` is what TF's oneDNN remapper fuses into a single
+    ``_FusedMatMul`` (BiasAdd + GeluExact), which makes the activation
+    nearly free. Kept in the input dtype so that fusion applies under
+    mixed precision too (the fused kernel evaluates it in float32).
+    """
+    return x * 0.5 * (1.0 + keras.ops.erf(x * (1.0 / math.sqrt(2.0))))
+
+
 _GELU_VARIANTS = {
-    "gelu": lambda x: keras.ops.gelu(x, approximate=False),
-    "gelu_exact": lambda x: keras.ops.gelu(x, approximate=False),
+    "gelu": gelu_exact,
+    "gelu_exact": gelu_exact,
     "gelu_approximate": lambda x: keras.ops.gelu(x, approximate=True),
     "gelu_new": lambda x: keras.ops.gelu(x, approximate=True),
 }

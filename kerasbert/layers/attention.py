@@ -19,12 +19,14 @@ class SelfAttentionBlock(ResidualSublayer):
     computed in float32 under mixed precision.
 
     Call arguments:
-        x: ``[batch, seq, hidden_size]``.
+        x: ``[batch * seq, hidden_size]``: tokens flattened row-major, as
+            ``SharedTransformerEncoder`` keeps them (2-D dense layers fuse).
         attention_bias: float ``[batch, 1, 1, seq]`` (see
-            ``attention_bias_from_mask``), added to the scores.
+            ``attention_bias_from_mask``), added to the scores; it also gives
+            the batch and sequence sizes to unflatten ``x``.
 
     Returns:
-        ``[batch, seq, hidden_size]``.
+        ``[batch * seq, hidden_size]``.
     """
 
     def __init__(self, num_heads: int, attention_dropout: float = 0.1, **kwargs):
@@ -48,7 +50,10 @@ class SelfAttentionBlock(ResidualSublayer):
         self.output_projection.build(input_shape)
 
     def transform(self, x, attention_bias, training=None):
-        batch, length = keras.ops.shape(x)[0], keras.ops.shape(x)[1]
+        batch, length = (
+            keras.ops.shape(attention_bias)[0],
+            keras.ops.shape(attention_bias)[3],
+        )
         qkv = keras.ops.reshape(
             self.qkv(x), (batch, length, 3, self.num_heads, self.head_size)
         )
@@ -66,8 +71,7 @@ class SelfAttentionBlock(ResidualSublayer):
         probabilities = self.attention_dropout(probabilities, training=training)
         context = keras.ops.matmul(probabilities, value)
         context = keras.ops.reshape(
-            keras.ops.transpose(context, (0, 2, 1, 3)),
-            (batch, length, self.hidden_size),
+            keras.ops.transpose(context, (0, 2, 1, 3)), (-1, self.hidden_size)
         )
         return self.output_projection(context)
 

@@ -13,10 +13,10 @@ class FeedForwardBlock(ResidualSublayer):
     """``dense(H -> I) -> activation -> dense(I -> H)`` with residual + LN.
 
     Call arguments:
-        x: ``[batch, seq, hidden_size]``.
+        x: ``[..., hidden_size]`` (the encoder passes ``[batch * seq, hidden]``).
 
     Returns:
-        ``[batch, seq, hidden_size]``.
+        Same shape as ``x``.
     """
 
     def __init__(

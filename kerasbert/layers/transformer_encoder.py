@@ -27,7 +27,7 @@ class SharedTransformerEncoder(keras.layers.Layer):
     block keeps its own feed-forward), ``"feed_forward"`` only feed-forward.
 
     Call arguments:
-        x: ``[batch, seq, hidden_size]`` embeddings.
+        inputs: ``[batch, seq, hidden_size]`` embeddings.
         attention_bias: float32 ``[batch, 1, 1, seq]``.
         training: enables dropout.
 
@@ -134,22 +134,29 @@ class SharedTransformerEncoder(keras.layers.Layer):
         return attention, feed_forward
 
     def build(self, input_shape):
+        flat_shape = (None, self.hidden_size)
         for block in self.attention_blocks + self.feed_forward_blocks:
-            block.build(input_shape)
+            block.build(flat_shape)
         if self.final_layer_norm is not None:
-            self.final_layer_norm.build(input_shape)
+            self.final_layer_norm.build(flat_shape)
         self.built = True
 
-    def call(self, x, attention_bias, training=None):
-        hidden_states = [x]
+    def call(self, inputs, attention_bias, training=None):
+        batch, length = keras.ops.shape(inputs)[0], keras.ops.shape(inputs)[1]
+        # The blocks work on [batch * seq, hidden]: every dense layer is then a
+        # plain 2-D MatMul, which TF's oneDNN remapper fuses with its bias add
+        # (and GELU); the 3-D form goes through tensordot and is not fused.
+        x = keras.ops.reshape(inputs, (-1, self.hidden_size))
+        flat_states = []
         for layer_index in range(self.num_layers):
             attention, feed_forward = self.block_sublayers(layer_index)
             x = attention(x, attention_bias, training=training)
             x = feed_forward(x, training=training)
-            hidden_states.append(x)
+            flat_states.append(x)
         if self.final_layer_norm is not None:
-            hidden_states[-1] = self.final_layer_norm(hidden_states[-1])
-        return hidden_states
+            flat_states[-1] = self.final_layer_norm(flat_states[-1])
+        shape = (batch, length, self.hidden_size)
+        return [inputs] + [keras.ops.reshape(h, shape) for h in flat_states]
 
     def compute_output_shape(self, input_shape):
         return [input_shape] * (self.num_layers + 1)
