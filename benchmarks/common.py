@@ -16,8 +16,10 @@ from pathlib import Path
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
-def time_call(function: Callable[[], object], repeats: int, warmup: int = 2) -> list[float]:
-    """Wall-clock seconds of ``repeats`` calls of ``function`` after ``warmup`` calls."""
+def time_call(
+    function: Callable[[], object], repeats: int, warmup: int = 2
+) -> list[float]:
+    """Wall-clock seconds of ``repeats`` calls of ``function``, after ``warmup``."""
     for _ in range(warmup):
         function()
     timings = []
@@ -36,7 +38,9 @@ def machine_info() -> dict[str, object]:
     """CPU model, core count, memory and OS of the machine running the benchmark."""
     cpu = platform.processor()
     try:
-        lines = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        lines = subprocess.run(
+            ["lscpu"], capture_output=True, text=True, check=True
+        ).stdout
         for line in lines.splitlines():
             if line.startswith("Model name:"):
                 cpu = line.split(":", 1)[1].strip()
@@ -63,12 +67,19 @@ def library_versions(names: list[str]) -> dict[str, str]:
     return versions
 
 
-def write_results(name: str, payload: dict, markdown: str, directory: Path = RESULTS_DIR) -> None:
+def write_results(
+    name: str, payload: dict, markdown: str, directory: Path = RESULTS_DIR
+) -> None:
     """Atomically writes ``NAME.json`` and ``NAME.md`` under ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
-    for suffix, text in ((".json", json.dumps(payload, indent=2) + "\n"), (".md", markdown)):
+    for suffix, text in (
+        (".json", json.dumps(payload, indent=2) + "\n"),
+        (".md", markdown),
+    ):
         target = directory / f"{name}{suffix}"
-        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as f:
+        with tempfile.NamedTemporaryFile(
+            "w", dir=directory, delete=False, suffix=".tmp"
+        ) as f:
             f.write(text)
         os.replace(f.name, target)
 

@@ -37,7 +37,11 @@ PRECISIONS = {"fp32": "float32", "bf16": "mixed_bfloat16"}
 
 def forward_flops(config: dict, batch: int, length: int) -> float:
     """Multiply-add FLOPs (x2) of one encoder forward pass, pooler excluded."""
-    hidden, inner, layers = config["hidden_size"], config["intermediate_size"], config["num_layers"]
+    hidden, inner, layers = (
+        config["hidden_size"],
+        config["intermediate_size"],
+        config["num_layers"],
+    )
     tokens = batch * length
     projections = 2 * tokens * (4 * hidden * hidden + 2 * hidden * inner)
     attention = 2 * 2 * batch * length * length * hidden
@@ -53,10 +57,14 @@ def matmul_peak_gflops(dtype: tf.DType, size: int = 2048, repeats: int = 5) -> f
     return 2 * size**3 / best / 1e9
 
 
-def random_batch(batch: int, length: int, vocabulary_size: int) -> dict[str, np.ndarray]:
+def random_batch(
+    batch: int, length: int, vocabulary_size: int
+) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     return {
-        "input_ids": rng.integers(1000, vocabulary_size, (batch, length), dtype=np.int32),
+        "input_ids": rng.integers(
+            1000, vocabulary_size, (batch, length), dtype=np.int32
+        ),
         "input_mask": np.ones((batch, length), np.int32),
         "segment_ids": np.zeros((batch, length), np.int32),
     }
@@ -64,7 +72,9 @@ def random_batch(batch: int, length: int, vocabulary_size: int) -> dict[str, np.
 
 def kerasbert_runner(config: dict, policy: str, inputs: dict, jit: bool):
     model = Encoder(**config, dtype=policy)
-    forward = tf.function(lambda x: model(x, training=False)["sequence_output"], jit_compile=jit)
+    forward = tf.function(
+        lambda x: model(x, training=False)["sequence_output"], jit_compile=jit
+    )
     tensors = {k: tf.constant(v) for k, v in inputs.items()}
     return lambda: forward(tensors).numpy()
 
@@ -85,7 +95,9 @@ def keras_hub_runner(config: dict, policy: str, inputs: dict, jit: bool):
         "segment_ids": tf.constant(inputs["segment_ids"]),
         "padding_mask": tf.constant(inputs["input_mask"]),
     }
-    forward = tf.function(lambda x: model(x, training=False)["sequence_output"], jit_compile=jit)
+    forward = tf.function(
+        lambda x: model(x, training=False)["sequence_output"], jit_compile=jit
+    )
     return lambda: forward(tensors).numpy()
 
 
@@ -112,13 +124,20 @@ def hf_torch_runner(config: dict, policy: str, inputs: dict, jit: bool):
     low_precision = policy != "float32"
 
     def run():
-        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=low_precision):
+        with (
+            torch.inference_mode(),
+            torch.autocast("cpu", torch.bfloat16, enabled=low_precision),
+        ):
             return model(**tensors).last_hidden_state.float().numpy()
 
     return run
 
 
-RUNNERS = {"kerasbert": kerasbert_runner, "keras-hub": keras_hub_runner, "hf-torch": hf_torch_runner}
+RUNNERS = {
+    "kerasbert": kerasbert_runner,
+    "keras-hub": keras_hub_runner,
+    "hf-torch": hf_torch_runner,
+}
 
 
 def benchmark_case(config_name: str, precision: str, args) -> dict:
@@ -133,7 +152,9 @@ def benchmark_case(config_name: str, precision: str, args) -> dict:
     timings = {name: [] for name in runners}
     for _ in range(args.repeats):
         for name, runner in runners.items():
-            timings[name] += time_call(runner, repeats=1, warmup=0 if timings[name] else 1)
+            timings[name] += time_call(
+                runner, repeats=1, warmup=0 if timings[name] else 1
+            )
     flops = forward_flops(config, args.batch, args.length)
     return {
         "config": config_name,
@@ -145,7 +166,9 @@ def benchmark_case(config_name: str, precision: str, args) -> dict:
     }
 
 
-def summarize(cases: list[dict], peaks: dict[str, float]) -> tuple[list[list[object]], dict]:
+def summarize(
+    cases: list[dict], peaks: dict[str, float]
+) -> tuple[list[list[object]], dict]:
     rows, fp32_speed = [], {}
     for case in cases:
         speeds = case["sequences_per_second"]
@@ -153,7 +176,9 @@ def summarize(cases: list[dict], peaks: dict[str, float]) -> tuple[list[list[obj
         if case["precision"] == "fp32":
             fp32_speed[case["config"]] = ours
         peak = peaks[case["precision"]]
-        case["ratio_vs_keras_hub"] = ours / speeds["keras-hub"] if "keras-hub" in speeds else None
+        case["ratio_vs_keras_hub"] = (
+            ours / speeds["keras-hub"] if "keras-hub" in speeds else None
+        )
         case["bf16_speedup_vs_own_fp32"] = (
             ours / fp32_speed[case["config"]]
             if case["precision"] == "bf16" and case["config"] in fp32_speed
@@ -166,7 +191,9 @@ def summarize(cases: list[dict], peaks: dict[str, float]) -> tuple[list[list[obj
                 f"{ours:.1f}",
                 f"{speeds.get('keras-hub', float('nan')):.1f}",
                 f"{speeds.get('hf-torch', float('nan')):.1f}",
-                f"{case['ratio_vs_keras_hub']:.2f}" if case["ratio_vs_keras_hub"] else "-",
+                f"{case['ratio_vs_keras_hub']:.2f}"
+                if case["ratio_vs_keras_hub"]
+                else "-",
                 f"{case['bf16_speedup_vs_own_fp32']:.2f}"
                 if case["bf16_speedup_vs_own_fp32"]
                 else "-",
@@ -179,12 +206,18 @@ def summarize(cases: list[dict], peaks: dict[str, float]) -> tuple[list[list[obj
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", default=["minilm_l6_h384", "bert_base"])
-    parser.add_argument("--precisions", nargs="+", choices=sorted(PRECISIONS), default=["fp32", "bf16"])
-    parser.add_argument("--peers", nargs="+", choices=sorted(RUNNERS), default=list(RUNNERS))
+    parser.add_argument(
+        "--precisions", nargs="+", choices=sorted(PRECISIONS), default=["fp32", "bf16"]
+    )
+    parser.add_argument(
+        "--peers", nargs="+", choices=sorted(RUNNERS), default=list(RUNNERS)
+    )
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--length", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--xla", action="store_true", help="jit_compile the forward passes")
+    parser.add_argument(
+        "--xla", action="store_true", help="jit_compile the forward passes"
+    )
     parser.add_argument("--name", default="encoder_forward", help="result file stem")
     args = parser.parse_args(argv)
     if "kerasbert" not in args.peers:
@@ -198,20 +231,34 @@ def main(argv: list[str] | None = None) -> None:
     for config_name in args.configs:
         for precision in args.precisions:
             case = benchmark_case(config_name, precision, args)
-            print(config_name, precision, {k: round(v, 1) for k, v in case["sequences_per_second"].items()}, flush=True)
+            print(
+                config_name,
+                precision,
+                {k: round(v, 1) for k, v in case["sequences_per_second"].items()},
+                flush=True,
+            )
             cases.append(case)
             keras.backend.clear_session()
     rows, _ = summarize(cases, peaks)
     header = [
-        "config", "precision", "kerasbert seq/s", "keras-hub seq/s", "HF torch seq/s",
-        "kerasbert / keras-hub", "bf16 / own fp32", "kerasbert GFLOP/s / matmul peak",
+        "config",
+        "precision",
+        "kerasbert seq/s",
+        "keras-hub seq/s",
+        "HF torch seq/s",
+        "kerasbert / keras-hub",
+        "bf16 / own fp32",
+        "kerasbert GFLOP/s / matmul peak",
     ]
     machine = machine_info()
-    versions = library_versions(["tensorflow", "keras", "keras-hub", "torch", "transformers"])
+    versions = library_versions(
+        ["tensorflow", "keras", "keras-hub", "torch", "transformers"]
+    )
     markdown = (
         f"# Encoder forward: batch {args.batch} x seq {args.length}, XLA={args.xla}\n\n"
         f"Medians of {args.repeats} interleaved rounds. Machine: {machine['cpu']}, "
-        f"{machine['cores']} cores. Versions: {versions}.\n\n" + markdown_table(header, rows)
+        f"{machine['cores']} cores. Versions: {versions}.\n\n"
+        + markdown_table(header, rows)
     )
     payload = {
         "benchmark": "encoder_forward",

@@ -1,26 +1,53 @@
-"""kerasbert: BERT-family encoders for TensorFlow/Keras 3."""
+"""kerasbert: BERT-family encoders for TensorFlow/Keras 3.
 
-from kerasbert.models import (
-    PRESETS,
-    Encoder,
-    MaskedLanguageModel,
-    MultipleChoiceClassifier,
-    SentenceEncoder,
-    SequenceClassifier,
-    SpanQuestionAnswerer,
-    TokenClassifier,
-)
+The public names below load lazily (PEP 562), so ``import kerasbert`` and the
+CLI's ``--help`` do not pay TensorFlow's start-up cost until a model is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "PRESETS",
-    "Encoder",
-    "MaskedLanguageModel",
-    "MultipleChoiceClassifier",
-    "SentenceEncoder",
-    "SequenceClassifier",
-    "SpanQuestionAnswerer",
-    "TokenClassifier",
-    "__version__",
-]
+_EXPORTS = {
+    "PRESETS": "kerasbert.models.presets",
+    "Encoder": "kerasbert.models.encoder",
+    "MaskedLanguageModel": "kerasbert.models.masked_lm",
+    "MultipleChoiceClassifier": "kerasbert.models.classifiers",
+    "SentenceEncoder": "kerasbert.models.sentence_encoder",
+    "SequenceClassifier": "kerasbert.models.classifiers",
+    "SpanQuestionAnswerer": "kerasbert.models.question_answering",
+    "TokenClassifier": "kerasbert.models.classifiers",
+}
+
+_SUBMODULES = ("layers", "models", "tokenizers", "checkpoints", "data")
+
+__all__ = [*_EXPORTS, *_SUBMODULES, "__version__"]
+
+if TYPE_CHECKING:
+    from kerasbert.models import (  # noqa: F401
+        PRESETS,
+        Encoder,
+        MaskedLanguageModel,
+        MultipleChoiceClassifier,
+        SentenceEncoder,
+        SequenceClassifier,
+        SpanQuestionAnswerer,
+        TokenClassifier,
+    )
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"kerasbert.{name}")
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'kerasbert' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
