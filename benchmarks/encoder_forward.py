@@ -48,13 +48,17 @@ def forward_flops(config: dict, batch: int, length: int) -> float:
     return float(layers * (projections + attention))
 
 
-def matmul_peak_gflops(dtype: tf.DType, size: int = 2048, repeats: int = 5) -> float:
-    """Best GFLOP/s of a square matmul: the machine's practical ceiling."""
-    a = tf.random.normal((size, size), dtype=tf.float32)
-    a = tf.cast(a, dtype)
-    matmul = tf.function(lambda x: tf.matmul(x, x))
-    best = min(time_call(lambda: matmul(a).numpy(), repeats))
-    return 2 * size**3 / best / 1e9
+def matmul_peak_gflops(
+    dtype: tf.DType, sizes=(1024, 2048, 4096), repeats: int = 7
+) -> float:
+    """Best GFLOP/s over square matmuls of several sizes: the practical ceiling."""
+    best = 0.0
+    for size in sizes:
+        a = tf.cast(tf.random.normal((size, size)), dtype)
+        matmul = tf.function(lambda x: tf.matmul(x, x))
+        seconds = min(time_call(lambda: matmul(a).numpy(), repeats))  # noqa: B023
+        best = max(best, 2 * size**3 / seconds / 1e9)
+    return best
 
 
 def random_batch(
