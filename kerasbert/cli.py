@@ -6,9 +6,9 @@ import argparse
 import os
 import sys
 
-from kerasbert.commands import quickstart
+from kerasbert.commands import convert, quickstart
 
-COMMANDS = (quickstart,)
+COMMANDS = (quickstart, convert)
 
 
 def build_parser() -> argparse.ArgumentParser:

