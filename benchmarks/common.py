@@ -81,6 +81,7 @@ def write_results(
             "w", dir=directory, delete=False, suffix=".tmp"
         ) as f:
             f.write(text)
+        os.chmod(f.name, 0o644)
         os.replace(f.name, target)
 
 

@@ -6,8 +6,8 @@ achieved GFLOP/s against a measured matmul peak. Models are timed in
 interleaved rounds (kerasbert, keras-hub, HF, kerasbert, ...) so drift on a
 shared machine hits all of them alike; medians are reported.
 
-    python benchmarks/encoder_forward.py                 # full run
-    python benchmarks/encoder_forward.py --configs minilm_l6_h384 --repeats 5
+    python -m benchmarks.encoder_forward                 # full run
+    python -m benchmarks.encoder_forward --configs minilm_l6_h384 --repeats 5
 """
 
 from __future__ import annotations

@@ -1,0 +1,131 @@
+"""``kerasbert export``: write a model as a TF Serving version directory."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+TASKS = ("encoder", "sentence_encoder", "classifier", "token_classifier", "qa", "mlm")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="export a model + tokenizer as a SavedModel version for TF Serving",
+        description=(
+            "Writes OUTPUT/<next version>/ (a SavedModel whose serving_default "
+            "signature takes raw text, tokenized in-graph, plus text_pair, "
+            "tensors and, for classifiers, classify/regress signatures) and the "
+            "TF Serving kit in OUTPUT (models.config, batching_parameters, "
+            "monitoring.config, DEPLOY.md with docker commands). The version "
+            "appears atomically. Export a saved .keras model, or a preset "
+            "architecture with random weights (for trying the serving path)."
+        ),
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", type=Path, help="a saved .keras model")
+    source.add_argument("--preset", help="preset architecture, random weights")
+    parser.add_argument(
+        "--task",
+        choices=TASKS,
+        default="sentence_encoder",
+        help="head to build on --preset (default sentence_encoder)",
+    )
+    parser.add_argument(
+        "--num-classes", type=int, default=2, help="classes for --task classifier"
+    )
+    parser.add_argument(
+        "--tokenizer",
+        type=Path,
+        required=True,
+        help="WordPiece vocab.txt or SentencePiece .model matching the model",
+    )
+    parser.add_argument(
+        "--output", type=Path, required=True, help="model base path BASE/NAME"
+    )
+    parser.add_argument("--version", type=int, help="default: next free number")
+    parser.add_argument("--sequence-length", type=int, default=128)
+    parser.add_argument("--top-k", type=int, default=5, help="MLM candidates")
+    parser.add_argument(
+        "--max-predictions", type=int, default=8, help="MLM masks scored per text"
+    )
+    parser.add_argument("--labels", help="comma-separated class names (classify)")
+    parser.add_argument(
+        "--max-batch-size", type=int, default=32, help="for batching_parameters"
+    )
+    parser.add_argument(
+        "--batch-timeout-ms", type=float, default=2.0, help="for batching_parameters"
+    )
+    parser.add_argument(
+        "--num-batch-threads",
+        type=int,
+        default=2,
+        help="threads forming and running batches",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="for --preset weights")
+    parser.set_defaults(func=run)
+
+
+def build_preset_model(preset: str, task: str, vocabulary_size: int, num_classes: int):
+    """A randomly initialised ``task`` model on encoder ``preset``."""
+    from kerasbert import (
+        Encoder,
+        MaskedLanguageModel,
+        SentenceEncoder,
+        SequenceClassifier,
+        SpanQuestionAnswerer,
+        TokenClassifier,
+    )
+
+    encoder = Encoder.from_preset(
+        preset, vocabulary_size=vocabulary_size, dropout=0.0, attention_dropout=0.0
+    )
+    builders = {
+        "encoder": lambda: encoder,
+        "sentence_encoder": lambda: SentenceEncoder(encoder),
+        "classifier": lambda: SequenceClassifier(encoder, num_classes),
+        "token_classifier": lambda: TokenClassifier(encoder, num_classes),
+        "qa": lambda: SpanQuestionAnswerer(encoder),
+        "mlm": lambda: MaskedLanguageModel(encoder),
+    }
+    return builders[task]()
+
+
+def run(args: argparse.Namespace) -> int:
+    import keras
+
+    import kerasbert.models  # noqa: F401  (registers the classes load_model needs)
+    from kerasbert.tokenizers import load_tokenizer
+    from serving.export import ExportOptions, export_for_serving
+    from serving.model_store import BatchingConfig
+
+    tokenizer = load_tokenizer(args.tokenizer)
+    if args.model:
+        print(f"Loading {args.model} ...", flush=True)
+        model = keras.saving.load_model(args.model)
+    else:
+        keras.utils.set_random_seed(args.seed)
+        model = build_preset_model(
+            args.preset, args.task, tokenizer.vocabulary_size, args.num_classes
+        )
+    options = ExportOptions(
+        sequence_length=args.sequence_length,
+        top_k=args.top_k,
+        max_predictions=args.max_predictions,
+        labels=args.labels.split(",") if args.labels else None,
+        batching=BatchingConfig(
+            args.max_batch_size, args.batch_timeout_ms / 1000, args.num_batch_threads
+        ),
+    )
+    result = export_for_serving(
+        model,
+        tokenizer,
+        args.output,
+        options,
+        version=args.version,
+        progress=lambda line: print(line, flush=True),
+    )
+    for name, outputs in result.signatures.items():
+        print(f"  signature {name}: {', '.join(outputs)}")
+    print(f"Serve it: kerasbert serve --model-base-path {args.output}")
+    return 0

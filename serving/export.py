@@ -1,0 +1,161 @@
+"""Exports a kerasbert model as a TF Serving version directory.
+
+``export_for_serving(model, tokenizer, "BASE/NAME")`` writes
+``BASE/NAME/<next version>/`` (SavedModel + warmup requests) and refreshes the
+TF Serving kit in ``BASE/NAME`` (see ``serving.kit``). The version is written
+into a hidden temporary directory and renamed into place, so a server polling
+``BASE/NAME`` never sees a half-written version; on failure nothing is left.
+
+The SavedModel is ``tf.saved_model.save`` of a ``ServingModule`` (not
+``model.export``, which stores every variable twice: keras-team/keras#23553),
+so the variables take parameters x bytes-per-parameter on disk, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow.python.saved_model import fingerprinting_utils
+
+from kerasbert.tokenizers import Tokenizer
+from serving.kit import write_kit
+from serving.model_store import BatchingConfig
+from serving.signatures import ServingModule
+from serving.warmup import warmup_logs, write_warmup_file
+
+logger = logging.getLogger("serving")
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How to export.
+
+    Attributes:
+        sequence_length: tokens per text after in-graph truncation/padding.
+        top_k: MLM candidates per masked position.
+        max_predictions: MLM masked positions scored per text.
+        labels: class names for ``classify`` (SequenceClassifier).
+        batching: written to the kit's ``batching_parameters``.
+    """
+
+    sequence_length: int = 128
+    top_k: int = 5
+    max_predictions: int = 8
+    labels: list[str] | None = None
+    batching: BatchingConfig = field(default_factory=BatchingConfig)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Where an export went and what it holds."""
+
+    version: int
+    path: Path
+    signatures: dict[str, list[str]]  # signature -> output names
+    parameters: int
+    kit_files: list[Path]
+
+
+def next_version(model_path: Path) -> int:
+    """One more than the highest integer-named entry under ``model_path``."""
+    if not model_path.is_dir():
+        return 1
+    numbers = [int(p.name) for p in model_path.iterdir() if p.name.isdigit()]
+    return max(numbers, default=0) + 1
+
+
+def set_method_names(export_dir: Path, methods: dict[str, str]) -> None:
+    """Sets SignatureDef ``method_name``s (TF2 saving writes Predict for all).
+
+    TF Serving's Classify/Regress APIs only accept signatures whose method is
+    ``tensorflow/serving/classify`` / ``regress``. The fingerprint is
+    rewritten to match the edited ``saved_model.pb``.
+    """
+    if not methods:
+        return
+    path = export_dir / "saved_model.pb"
+    saved_model = saved_model_pb2.SavedModel.FromString(path.read_bytes())
+    for meta_graph in saved_model.meta_graphs:
+        for signature, method in methods.items():
+            meta_graph.signature_def[signature].method_name = method
+    temporary = path.with_suffix(".pb.tmp")
+    temporary.write_bytes(saved_model.SerializeToString())
+    os.replace(temporary, path)
+    fingerprinting_utils.write_fingerprint(str(export_dir))
+
+
+def export_for_serving(
+    model: keras.Model,
+    tokenizer: Tokenizer,
+    model_path: str | Path,
+    options: ExportOptions | None = None,
+    version: int | None = None,
+    progress: Callable[[str], None] = logger.info,
+) -> ExportResult:
+    """Writes ``model`` + ``tokenizer`` as ``model_path/<version>``.
+
+    Args:
+        model: an Encoder or a task model (see ``serving.heads``).
+        tokenizer: an in-graph kerasbert tokenizer matching the model.
+        model_path: ``BASE/NAME``; created if missing.
+        options: export settings.
+        version: explicit version number; default the next free one.
+        progress: receives one line per step.
+
+    Raises:
+        FileExistsError: ``version`` already exists.
+        ValueError / TypeError: a model the exporter cannot serve.
+    """
+    options = options or ExportOptions()
+    model_path = Path(model_path)
+    model_path.mkdir(parents=True, exist_ok=True)
+    version = next_version(model_path) if version is None else version
+    target = model_path / str(version)
+    if target.exists():
+        raise FileExistsError(f"Version directory {target} already exists.")
+
+    module = ServingModule(
+        model,
+        tokenizer,
+        sequence_length=options.sequence_length,
+        top_k=options.top_k,
+        max_predictions=options.max_predictions,
+        labels=options.labels,
+    )
+    progress(f"Tracing signatures of {type(model).__name__} ...")
+    functions = module.signatures()
+    signatures = {
+        name: sorted(function.structured_outputs)
+        for name, function in functions.items()
+    }
+    temporary = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_path))
+    temporary.chmod(0o755)  # mkdtemp's 0700 would hide the version from others
+    try:
+        progress(f"Saving SavedModel to {temporary} ...")
+        tf.saved_model.save(module, str(temporary), signatures=functions)
+        set_method_names(temporary, module.method_names())
+        logs = warmup_logs(module, model_path.name)
+        write_warmup_file(temporary, logs)
+        progress(f"Wrote {len(logs)} warmup requests")
+        os.rename(temporary, target)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    kit = write_kit(model_path, signatures, options.sequence_length, options.batching)
+    progress(f"Exported version {version} to {target}; kit in {model_path}")
+    return ExportResult(
+        version=version,
+        path=target,
+        signatures=signatures,
+        parameters=model.count_params(),
+        kit_files=kit,
+    )

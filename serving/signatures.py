@@ -1,0 +1,204 @@
+"""The ``tf.Module`` that is saved for TF Serving, and its signatures.
+
+Signatures (all batch-major; B = batch, S = ``sequence_length``):
+
+* ``serving_default``: ``text`` string [B] -> task outputs. Tokenization,
+  truncation to S and padding to S all run in-graph (tensorflow-text ops the
+  stock ``tensorflow_model_server`` links), so clients send raw text.
+* ``text_pair``: ``text``, ``text_pair`` string [B] -> task outputs, the two
+  texts packed as segments A and B (question + context for span QA).
+* ``tensors``: the encoder's int32 [B, seq] inputs (``input_ids``,
+  ``input_mask`` and, if the encoder has segments, ``segment_ids``), for
+  clients that tokenize themselves.
+* ``classify`` (SequenceClassifier with >= 2 classes) / ``regress`` (with one):
+  TF Serving's Classify/Regress APIs; input ``inputs``, serialized
+  ``tf.Example``s whose bytes feature ``text`` holds the text; outputs
+  ``classes`` [B,C] + ``scores`` [B,C], or ``outputs`` [B].
+
+Task outputs per model type are listed in ``serving.heads``. Because text is
+padded in-graph to the fixed S, every output has a fixed shape past the batch
+axis: TF Serving's batcher can concatenate requests as they are, without
+``pad_variable_length_inputs``.
+"""
+
+from __future__ import annotations
+
+import types
+
+import keras
+import tensorflow as tf
+
+from kerasbert.models import SequenceClassifier
+from kerasbert.tokenizers import InputPacker, Tokenizer
+from serving.constants import (
+    CLASSIFY_METHOD,
+    DEFAULT_SIGNATURE,
+    REGRESS_METHOD,
+    TEXT_FEATURE,
+)
+from serving.heads import Features, HeadOptions, Outputs, head_for
+
+
+def _strings(name: str) -> tf.TensorSpec:
+    return tf.TensorSpec([None], tf.string, name=name)
+
+
+class ServingModule(tf.Module):
+    """A model plus its tokenizer, with the serving signatures as tf.functions.
+
+    Args:
+        model: a kerasbert Encoder or task model (see ``serving.heads``).
+        tokenizer: an in-graph kerasbert tokenizer (``tokenize(strings) ->
+            RaggedTensor``, ``vocabulary``, ``cls_id``/``sep_id``/``pad_id``/
+            ``mask_id``).
+        sequence_length: S, the padded length of text inputs.
+        top_k, max_predictions: MLM output sizes (see ``HeadOptions``).
+        labels: class names for the ``classify`` signature; default
+            ``"0"``, ``"1"``, ...
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        tokenizer: Tokenizer,
+        sequence_length: int = 128,
+        top_k: int = 5,
+        max_predictions: int = 8,
+        labels: list[str] | None = None,
+    ):
+        super().__init__(name="kerasbert_serving")
+        encoder = getattr(model, "encoder", model)
+        if sequence_length > encoder.max_sequence_length:
+            raise ValueError(
+                f"sequence_length {sequence_length} exceeds the encoder's "
+                f"max_sequence_length {encoder.max_sequence_length}."
+            )
+        if tokenizer.vocabulary_size > encoder.vocabulary_size:
+            raise ValueError(
+                f"The tokenizer has {tokenizer.vocabulary_size} tokens; the "
+                f"encoder only {encoder.vocabulary_size} embeddings."
+            )
+        # Only the variables (and the tokenizer) are tracked for saving. The
+        # Keras model and the shared tf.functions live in an untracked
+        # namespace: tracked, they would be saved again as restorable objects
+        # (Keras's own default-signature graphs, re-traced copies of each
+        # function) that no serving signature calls.
+        self._untracked = types.SimpleNamespace(model=model)
+        self.model_variables = list(model.variables)
+        self.tokenizer = tokenizer
+        self.input_names = encoder.input_names
+        self.sequence_length = sequence_length
+        self.packer = InputPacker.for_tokenizer(tokenizer, sequence_length)
+        self._head = head_for(model)
+        self._options = HeadOptions(
+            vocabulary=tuple(tokenizer.vocabulary),
+            mask_id=tokenizer.mask_id,
+            top_k=top_k,
+            max_predictions=max_predictions,
+        )
+        self.task_kind = None
+        if isinstance(model, SequenceClassifier):
+            self.task_kind = "regress" if model.num_classes == 1 else "classify"
+            labels = labels or [str(i) for i in range(model.num_classes)]
+            if len(labels) != model.num_classes:
+                raise ValueError(
+                    f"{len(labels)} labels for {model.num_classes} classes."
+                )
+        self.labels = tuple(labels or ())
+        # Shared by every signature: each graph is traced and saved once.
+        self._untracked.pack_text = tf.function(
+            self.pack, input_signature=[_strings("text")]
+        )
+        self._untracked.pack_pair = tf.function(
+            self.pack, input_signature=[_strings("text"), _strings("text_pair")]
+        )
+        self._untracked.outputs = tf.function(
+            lambda features: self._head(self.model, features, self._options),
+            input_signature=[
+                {
+                    name: tf.TensorSpec([None, None], tf.int32, name=name)
+                    for name in self.input_names
+                }
+            ],
+        )
+
+    @property
+    def model(self) -> keras.Model:
+        return self._untracked.model
+
+    def pack(self, text: tf.Tensor, text_pair: tf.Tensor | None = None) -> Features:
+        """Raw strings [B] (and pairs) -> int32 features [B, S]."""
+        segments = [self.tokenizer.tokenize(text)]
+        if text_pair is not None:
+            segments.append(self.tokenizer.tokenize(text_pair))
+        features = self.packer(*segments)
+        return {name: tf.cast(value, tf.int32) for name, value in features.items()}
+
+    def outputs(self, features: Features) -> Outputs:
+        """Task outputs (``serving.heads``) of int32 ``[B, seq]`` features.
+
+        Every signature calls this one ``tf.function`` (traced once, for any
+        seq), so saved_model.pb holds the model graph once, not per signature;
+        likewise for the text packing functions.
+        """
+        return self._untracked.outputs(
+            {name: features[name] for name in self.input_names}
+        )
+
+    def outputs_from_examples(self, serialized: tf.Tensor) -> Outputs:
+        """Classify/regress outputs of serialized ``tf.Example``s [B].
+
+        Each example's bytes feature ``text`` is the text. Returns
+        ``classes`` [B, C] (labels) + ``scores`` [B, C] (probabilities), or
+        ``outputs`` [B] for regression.
+        """
+        texts = tf.io.parse_example(
+            serialized, {TEXT_FEATURE: tf.io.FixedLenFeature([], tf.string)}
+        )[TEXT_FEATURE]
+        outputs = self.outputs(self._untracked.pack_text(texts))
+        if self.task_kind == "regress":
+            return {"outputs": outputs["score"]}
+        scores = outputs["probabilities"]
+        classes = tf.tile(tf.constant([self.labels]), [tf.shape(scores)[0], 1])
+        return {"classes": classes, "scores": scores}
+
+    def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
+        """Signature name -> concrete function, for ``tf.saved_model.save``."""
+        functions = {
+            DEFAULT_SIGNATURE: (
+                lambda text: self.outputs(self._untracked.pack_text(text)),
+                [_strings("text")],
+            ),
+            "text_pair": (
+                lambda text, text_pair: self.outputs(
+                    self._untracked.pack_pair(text, text_pair)
+                ),
+                [_strings("text"), _strings("text_pair")],
+            ),
+            "tensors": (
+                lambda *tensors: self.outputs(
+                    dict(zip(self.input_names, tensors, strict=True))
+                ),
+                [
+                    tf.TensorSpec([None, None], tf.int32, name=name)
+                    for name in self.input_names
+                ],
+            ),
+        }
+        if self.task_kind:
+            functions[self.task_kind] = (
+                self.outputs_from_examples,
+                [_strings("inputs")],
+            )
+        return {
+            name: tf.function(function, input_signature=spec).get_concrete_function()
+            for name, (function, spec) in functions.items()
+        }
+
+    def method_names(self) -> dict[str, str]:
+        """Signatures whose SignatureDef method is not Predict."""
+        if self.task_kind == "classify":
+            return {"classify": CLASSIFY_METHOD}
+        if self.task_kind == "regress":
+            return {"regress": REGRESS_METHOD}
+        return {}
