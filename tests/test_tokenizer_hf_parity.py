@@ -59,6 +59,15 @@ SENTENCES = [
     "line\u2028separator",
     "ideographic\u3000space",
     "a\u0085next line",
+    "nul\x00byte and [MA\x00SK] split special",
+    # Unicode added these after the reference's tables: it keeps them inside
+    # words, where RE2's \p{P}, \p{Mn}, \p{Cf} would split or drop them.
+    "newa\U0001144bdanda oblique\u2e5dhyphen",
+    "arabic\u08d3mark egyptian\U00013430joiner",
+    # Re-categorized since: HANUNOO PAMUDPOD (now Mc), CANADIAN CHI SIGN (now So).
+    "x\u1734y x\u166dy",
+    # The reference's CJK ranges skip U+2B820..U+2B91F.
+    "cjk\U0002b820ext \U0002b920ext",
 ]
 
 
@@ -94,8 +103,11 @@ def test_ids_match_without_special_tokens(tokenizers):
 @pytest.mark.parametrize("length", [12, 32])
 def test_packed_pairs_match_truncation_and_padding(tokenizers, length):
     reference, ours = tokenizers
-    firsts = [a for a in SENTENCES[:24] for _ in range(3)]
-    seconds = [SENTENCES[24 + (i % 22)] for i in range(len(firsts))]
+    half = len(SENTENCES) // 2
+    firsts = [a for a in SENTENCES[:half] for _ in range(3)]
+    seconds = [
+        SENTENCES[half + i % (len(SENTENCES) - half)] for i in range(len(firsts))
+    ]
     packed = InputPacker.for_tokenizer(ours, length)(
         ours.tokenize(firsts), ours.tokenize(seconds)
     )
@@ -123,3 +135,45 @@ def test_packed_single_segments_match(tokenizers):
         return_tensors="np",
     )
     np.testing.assert_array_equal(packed["input_ids"], expected["input_ids"])
+
+
+# Planes 0-3 and 14 (everything assigned but private use) in full; the
+# unassigned planes 4-13 and the private-use planes 15-16 sampled.
+CODE_POINTS = [
+    c
+    for c in range(0x110000)
+    if not 0xD800 <= c <= 0xDFFF
+    and (c < 0x40000 or 0xE0000 <= c < 0xF0000 or c % 61 == 0)
+]
+
+
+def test_every_code_point_matches(tokenizers):
+    """Each character, between two letters, tokenizes as in the reference.
+
+    Batched as texts of 4096 ``a<c>b`` words; characters of a mismatching
+    text are then compared one by one to name them.
+    """
+    reference, ours = tokenizers
+    size = 4096
+    groups = [CODE_POINTS[i : i + size] for i in range(0, len(CODE_POINTS), size)]
+    texts = [" ".join(f"a{chr(c)}b" for c in group) for group in groups]
+    expected = reference(texts, add_special_tokens=False)["input_ids"]
+    got = ours.tokenize(texts).to_list()
+    suspects = [
+        c
+        for group, want, have in zip(groups, expected, got, strict=True)
+        if want != have
+        for c in group
+    ]
+    words = [f"a{chr(c)}b" for c in suspects]
+    mismatches = [
+        f"U+{c:04X}"
+        for c, want, have in zip(
+            suspects,
+            reference(words, add_special_tokens=False)["input_ids"] if words else [],
+            ours.tokenize(words).to_list() if words else [],
+            strict=True,
+        )
+        if want != have
+    ]
+    assert not suspects, (len(suspects), mismatches[:50])

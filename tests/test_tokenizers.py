@@ -11,6 +11,12 @@ from kerasbert.tokenizers import (
     SentencePieceTokenizer,
     load_tokenizer,
 )
+from kerasbert.tokenizers.make_unicode_classes import (
+    bracket_expression,
+    python_constant,
+    ranges,
+    write_atomically,
+)
 from kerasbert.tokenizers.packing import longest_first_lengths
 
 VOCAB = [
@@ -85,6 +91,18 @@ def test_cjk_control_and_invisible_characters(tokenizer):
     assert tokens(tokenizer, "the\u00a0cat\tsat\nmat") == ["the", "cat", "sat", "mat"]
 
 
+def test_nul_and_characters_newer_than_the_reference_tables(tokenizer):
+    # NUL is removed like other control characters, and does not end the text.
+    assert tokens(tokenizer, "c\x00at the") == ["cat", "the"]
+    # A NUL inside a special token keeps it from matching, as on the raw text.
+    assert tokens(tokenizer, "[MA\x00SK]") == ["[UNK]", "[UNK]", "[UNK]"]
+    # Newer punctuation (NEWA DANDA, OBLIQUE HYPHEN), a newer mark and an
+    # ideograph outside the reference's CJK ranges all stay inside the word.
+    for character in "\U0001144b\u2e5d\u08d3\U0002b820":
+        assert tokens(tokenizer, f"the{character}cat") == ["[UNK]"], character
+    assert tokens(tokenizer, "the\U0002b920cat") == ["the", "[UNK]", "cat"]
+
+
 def test_special_tokens_in_text_are_single_tokens(tokenizer):
     assert tokens(tokenizer, "the [MASK] sat") == ["the", "[MASK]", "sat"]
     assert tokens(tokenizer, "hello[MASK]world") == ["hello", "[MASK]", "world"]
@@ -122,6 +140,15 @@ def test_bad_inputs_are_rejected(tokenizer, tmp_path):
         BertWordPieceTokenizer([*VOCAB, "cat"])
     with pytest.raises(KeyError):
         tokenizer.token_to_id("zebra")
+    with pytest.raises(KeyError, match="outside"):
+        tokenizer.id_to_token(-1)
+    crlf = tmp_path / "crlf.txt"
+    crlf.write_bytes("\r\n".join([*VOCAB, "x\u2028y"]).encode())
+    assert BertWordPieceTokenizer(crlf).vocabulary == [*VOCAB, "x\u2028y"]
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("\n".join([*VOCAB, "caf"]).encode() + b"\xe9\n")
+    with pytest.raises(ValueError, match="UTF-8"):
+        BertWordPieceTokenizer(latin1)
 
 
 def test_vocab_file_and_config_round_trip(tokenizer, tmp_path):
@@ -185,6 +212,12 @@ def test_packing_single_and_pairs(tokenizer):
         InputPacker(2, 2, 3, 0)
     with pytest.raises(ValueError, match="at least 5"):
         InputPacker(4, 2, 3, 0)(tf.ragged.constant([[5]]), tf.ragged.constant([[6]]))
+    dense = packer(tf.constant([[5, 6]], tf.int64), tf.constant([[7]]))
+    assert dense["input_ids"].numpy().tolist() == [[2, 5, 6, 3, 7, 3, 0, 0]]
+    with pytest.raises(ValueError, match="batch of id rows"):
+        packer(tokenizer.tokenize("the cat"))
+    with pytest.raises(TypeError, match="integer"):
+        packer(tf.ragged.constant([[1.0]]))
 
 
 @pytest.mark.parametrize(
@@ -245,5 +278,35 @@ def test_sentencepiece_tokenizer(sentencepiece_model):
     assert clone.tokenize("quiet morning").numpy().tolist() == (
         tokenizer.tokenize("quiet morning").numpy().tolist()
     )
+    # NUL and invalid bytes are dropped without losing the text after them.
+    assert tokenizer.tokenize(b"river\x00 \xffstone").numpy().tolist() == (
+        tokenizer.tokenize("river stone").numpy().tolist()
+    )
+    assert tokenizer.id_to_token(tokenizer.mask_id) == "[MASK]"
+    with pytest.raises(KeyError, match="outside"):
+        tokenizer.id_to_token(tokenizer.vocabulary_size)
     with pytest.raises(ValueError, match="SentencePiece"):
         SentencePieceTokenizer(b"not a model")
+    with pytest.raises(FileNotFoundError):
+        load_tokenizer("/nonexistent/spm.model")
+
+
+def test_unicode_class_generation_helpers(tmp_path):
+    points = [0x41, 0x42, 0x43, 0x2E, 0x1144B]
+    assert ranges(points) == [(0x2E, 0x2E), (0x41, 0x43), (0x1144B, 0x1144B)]
+    expression = bracket_expression(points)
+    assert expression == r"[\x{2E}\x{41}-\x{43}\x{1144B}]"
+    # The class matches exactly its code points, in TensorFlow's RE2.
+    probe = [chr(c) for c in (0x2D, 0x2E, 0x41, 0x43, 0x44, 0x1144B, 0x1144C)]
+    matched = tf.strings.regex_full_match(probe, expression).numpy().tolist()
+    assert matched == [False, True, True, True, False, True, False]
+    wide = bracket_expression(range(0, 4000, 2))
+    source = python_constant("WIDE", "every even code point below 4000", wide)
+    assert max(len(line) for line in source.splitlines()) <= 88
+    namespace: dict = {}
+    exec(source, namespace)
+    assert namespace["WIDE"] == wide
+    target = tmp_path / "classes.py"
+    write_atomically(str(target), source)
+    assert target.read_text() == source
+    assert [p.name for p in tmp_path.iterdir()] == ["classes.py"]

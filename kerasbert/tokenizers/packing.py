@@ -38,6 +38,29 @@ def longest_first_lengths(
     return tf.where(over, first_kept, first), tf.where(over, second_kept, second)
 
 
+def as_ragged_ids(ids: Any, name: str) -> tf.RaggedTensor:
+    """``ids`` as an int32 ragged ``[batch, (tokens)]`` tensor.
+
+    A dense rank-2 tensor counts as rows with all their entries.
+
+    Raises:
+        TypeError: non-integer ids.
+        ValueError: anything but a batch of rows (rank 2).
+    """
+    if not isinstance(ids, tf.RaggedTensor):
+        ids = tf.convert_to_tensor(ids)
+        if ids.shape.rank == 2:
+            ids = tf.RaggedTensor.from_tensor(ids)
+    if not ids.dtype.is_integer:
+        raise TypeError(f"{name} must hold integer ids, got {ids.dtype.name}.")
+    if ids.shape.rank != 2:
+        raise ValueError(
+            f"{name} must be a batch of id rows [batch, (tokens)], got shape "
+            f"{ids.shape}; tokenize a list of strings, not a single string."
+        )
+    return tf.cast(ids, tf.int32)
+
+
 class InputPacker(tf.Module):
     """``[CLS] A [SEP] (B [SEP])`` + padding, as static ``[batch, sequence_length]``.
 
@@ -50,8 +73,9 @@ class InputPacker(tf.Module):
             reads them from a tokenizer).
 
     Call arguments:
-        first: int ragged ``[batch, (tokens)]`` ids of segment A.
-        second: optional ragged ids of segment B.
+        first: int ragged ``[batch, (tokens)]`` ids of segment A (a dense
+            ``[batch, tokens]`` tensor is taken as full rows).
+        second: optional ids of segment B, likewise.
 
     Returns:
         ``{"input_ids", "input_mask", "segment_ids"}``, int32
@@ -87,7 +111,7 @@ class InputPacker(tf.Module):
     def __call__(
         self, first: tf.RaggedTensor, second: tf.RaggedTensor | None = None
     ) -> dict[str, tf.Tensor]:
-        first = tf.cast(first, tf.int32)
+        first = as_ragged_ids(first, "first")
         if second is None:
             first = first[:, : self.sequence_length - 2]
             pieces = [
@@ -102,7 +126,7 @@ class InputPacker(tf.Module):
                     "Pairs need sequence_length of at least 5, got "
                     f"{self.sequence_length}."
                 )
-            second = tf.cast(second, tf.int32)
+            second = as_ragged_ids(second, "second")
             keep_first, keep_second = longest_first_lengths(
                 first.row_lengths(), second.row_lengths(), self.sequence_length - 3
             )

@@ -9,7 +9,8 @@ import sentencepiece
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from kerasbert.tokenizers.bert_text import replace_invalid_utf8
+from kerasbert.tokenizers.bert_text import replace_invalid_utf8, replace_nul
+from kerasbert.tokenizers.vocabulary import TokenLookup
 from kerasbert.tokenizers.wordpiece import as_string_batch
 
 # ALBERT's convention: pad=0, unk=1, and [CLS] [SEP] [MASK] as control symbols.
@@ -33,7 +34,7 @@ def read_model_proto(model: bytes | str | os.PathLike) -> bytes:
         return handle.read()
 
 
-class SentencePieceTokenizer(tf.Module):
+class SentencePieceTokenizer(TokenLookup, tf.Module):
     """Raw text to SentencePiece ids with TensorFlow ops (tf-text's op).
 
     Args:
@@ -42,55 +43,32 @@ class SentencePieceTokenizer(tf.Module):
             ``do_lower_case`` preprocessing: NFKD, drop marks, lowercase).
 
     The model must define ``<pad>``, ``<unk>``, ``[CLS]``, ``[SEP]`` and
-    ``[MASK]`` (``tfrecords-tools vocab --model sentencepiece`` does).
+    ``[MASK]`` (``tfrecords-tools vocab --model sentencepiece`` does). Bytes
+    that are not valid UTF-8 and NUL characters are dropped. Control symbols
+    written in the text (``"[MASK]"``) are not matched, as in SentencePiece.
     """
 
     def __init__(
         self, model: bytes | str | os.PathLike, lowercase: bool = True, name=None
     ):
-        super().__init__(name=name)
+        tf.Module.__init__(self, name=name)
         self.model_proto = read_model_proto(model)
         processor = sentencepiece.SentencePieceProcessor()
         try:
             processor.LoadFromSerializedProto(self.model_proto)
         except (RuntimeError, OSError) as error:
             raise ValueError(f"Not a valid SentencePiece model: {error}") from error
-        self.vocabulary = [
-            processor.IdToPiece(i) for i in range(processor.GetPieceSize())
-        ]
-        self._ids = {piece: index for index, piece in enumerate(self.vocabulary)}
-        missing = [piece for piece in _SPECIALS.values() if piece not in self._ids]
-        if missing:
-            raise ValueError(
-                f"The SentencePiece model lacks the special pieces {missing}."
-            )
+        pieces = [processor.IdToPiece(i) for i in range(processor.GetPieceSize())]
+        TokenLookup.__init__(self, pieces, _SPECIALS)
         self.lowercase = lowercase
         self._sentencepiece = tf_text.SentencepieceTokenizer(
             model=self.model_proto, out_type=tf.int32
         )
 
-    @property
-    def vocabulary_size(self) -> int:
-        return len(self.vocabulary)
-
-    def token_to_id(self, token: str) -> int:
-        if token not in self._ids:
-            raise KeyError(f"Token {token!r} is not in the vocabulary.")
-        return self._ids[token]
-
-    def id_to_token(self, token_id: int) -> str:
-        return self.vocabulary[token_id]
-
-    pad_id = property(lambda self: self._ids[_SPECIALS["pad"]])
-    unk_id = property(lambda self: self._ids[_SPECIALS["unk"]])
-    cls_id = property(lambda self: self._ids[_SPECIALS["cls"]])
-    sep_id = property(lambda self: self._ids[_SPECIALS["sep"]])
-    mask_id = property(lambda self: self._ids[_SPECIALS["mask"]])
-
     def tokenize(self, strings: Any) -> tf.RaggedTensor:
         """int32 ragged ids ``[batch, (tokens)]`` (``[(tokens)]`` for a scalar)."""
         batch, scalar = as_string_batch(strings)
-        text = replace_invalid_utf8(batch)
+        text = replace_nul(replace_invalid_utf8(batch))
         if self.lowercase:
             text = tf_text.normalize_utf8(text, "NFKD")
             text = tf.strings.regex_replace(text, r"\p{Mn}", "")

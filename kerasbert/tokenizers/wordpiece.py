@@ -10,8 +10,17 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from kerasbert.tokenizers.bert_text import normalize, replace_invalid_utf8, split_words
-from kerasbert.tokenizers.vocabulary import SPECIAL_TOKENS, read_vocabulary
+from kerasbert.tokenizers.bert_text import (
+    normalize,
+    replace_invalid_utf8,
+    replace_nul,
+    split_words,
+)
+from kerasbert.tokenizers.vocabulary import (
+    SPECIAL_TOKENS,
+    TokenLookup,
+    read_vocabulary,
+)
 
 # BertTokenizerFast maps any word longer than this (in characters) to [UNK].
 MAX_WORD_CHARACTERS = 100
@@ -37,7 +46,7 @@ def as_string_batch(strings: Any) -> tuple[tf.Tensor, bool]:
     return strings, False
 
 
-class BertWordPieceTokenizer(tf.Module):
+class BertWordPieceTokenizer(TokenLookup, tf.Module):
     """Raw text to WordPiece ids, entirely with TensorFlow ops.
 
     Produces the same ids as Hugging Face ``BertTokenizerFast`` (without
@@ -63,11 +72,12 @@ class BertWordPieceTokenizer(tf.Module):
         lowercase: bool = True,
         name: str | None = None,
     ):
-        super().__init__(name=name)
-        self.vocabulary = read_vocabulary(vocabulary)
+        tf.Module.__init__(self, name=name)
+        TokenLookup.__init__(self, read_vocabulary(vocabulary), SPECIAL_TOKENS)
         self.lowercase = lowercase
-        self._ids = {token: index for index, token in enumerate(self.vocabulary)}
-        self._special_pattern = "|".join(re.escape(token) for token in SPECIAL_TOKENS)
+        self._special_pattern = "|".join(
+            re.escape(token) for token in SPECIAL_TOKENS.values()
+        )
         self._wordpiece = tf_text.FastWordpieceTokenizer(
             vocab=self.vocabulary,
             token_out_type=tf.int32,
@@ -77,43 +87,6 @@ class BertWordPieceTokenizer(tf.Module):
             # Characters are capped separately (HF counts characters, not bytes).
             max_bytes_per_word=4 * MAX_WORD_CHARACTERS,
         )
-
-    @property
-    def vocabulary_size(self) -> int:
-        return len(self.vocabulary)
-
-    def token_to_id(self, token: str) -> int:
-        if token not in self._ids:
-            raise KeyError(f"Token {token!r} is not in the vocabulary.")
-        return self._ids[token]
-
-    def id_to_token(self, token_id: int) -> str:
-        if not 0 <= token_id < len(self.vocabulary):
-            raise KeyError(
-                f"Id {token_id} is outside the vocabulary "
-                f"(size {len(self.vocabulary)})."
-            )
-        return self.vocabulary[token_id]
-
-    @property
-    def pad_id(self) -> int:
-        return self._ids["[PAD]"]
-
-    @property
-    def unk_id(self) -> int:
-        return self._ids["[UNK]"]
-
-    @property
-    def cls_id(self) -> int:
-        return self._ids["[CLS]"]
-
-    @property
-    def sep_id(self) -> int:
-        return self._ids["[SEP]"]
-
-    @property
-    def mask_id(self) -> int:
-        return self._ids["[MASK]"]
 
     def _words(self, text: tf.Tensor) -> tf.RaggedTensor:
         """``[n]`` strings to ragged words ``[n, (pieces), (words)]``.
@@ -145,7 +118,7 @@ class BertWordPieceTokenizer(tf.Module):
             for a scalar input). An empty string gives no tokens.
         """
         batch, scalar = as_string_batch(strings)
-        words = self._words(replace_invalid_utf8(batch))
+        words = self._words(replace_nul(replace_invalid_utf8(batch)))
         flat_words = words.flat_values
         too_long = tf.strings.length(flat_words, unit="UTF8_CHAR") > MAX_WORD_CHARACTERS
         flat_words = tf.where(too_long, "[UNK]", flat_words)
