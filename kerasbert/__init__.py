@@ -22,7 +22,18 @@ _EXPORTS = {
     "TokenClassifier": "kerasbert.models.classifiers",
 }
 
-_SUBMODULES = ("layers", "models", "tokenizers", "checkpoints", "data")
+_SUBMODULES = (
+    "layers",
+    "models",
+    "tokenizers",
+    "checkpoints",
+    "data",
+    "pretraining",
+    "training",
+    "distillation",
+    "contrastive",
+    "evaluation",
+)
 
 __all__ = [*_EXPORTS, *_SUBMODULES, "__version__"]
 

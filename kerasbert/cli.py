@@ -6,9 +6,29 @@ import argparse
 import os
 import sys
 
-from kerasbert.commands import convert, quickstart
+from kerasbert.commands import (
+    convert,
+    distill,
+    evaluate_sts,
+    export,
+    mirror,
+    predict,
+    pretrain,
+    quickstart,
+    serve,
+)
 
-COMMANDS = (quickstart, convert)
+COMMANDS = (
+    quickstart,
+    pretrain,
+    distill,
+    mirror,
+    evaluate_sts,
+    convert,
+    export,
+    serve,
+    predict,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,229 @@
+"""Pretrainer models: objectives, ELECTRA corruption and sharing, serialization."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasbert.pretraining import ElectraPretrainer, build_pretrainer, summarize
+from kerasbert.pretraining.corruption import (
+    gumbel_max_sample,
+    mask_positions,
+    scatter_at_positions,
+)
+from kerasbert.pretraining.objectives import (
+    auc_from_histograms,
+    binary_statistics,
+    masked_lm_statistics,
+)
+
+ENCODER = dict(
+    vocabulary_size=90,
+    num_layers=2,
+    num_heads=2,
+    hidden_size=64,
+    intermediate_size=128,
+    embedding_size=32,
+    max_sequence_length=32,
+    dropout=0.0,
+    attention_dropout=0.0,
+)
+MASK_ID = 4
+SEED = tf.constant([3, 7], tf.int32)
+
+
+def features(batch: int = 4, length: int = 16, seed: int = 0) -> dict[str, np.ndarray]:
+    """Random pretraining features; the last prediction slot is padding."""
+    rng = np.random.default_rng(seed)
+    positions = np.stack(
+        [np.sort(rng.choice(np.arange(1, 12), 3, replace=False)) for _ in range(batch)]
+    ).astype(np.int32)
+    input_mask = np.ones((batch, length), np.int32)
+    input_mask[0, 12:] = 0
+    return {
+        "input_ids": rng.integers(5, 90, (batch, length)).astype(np.int32) * input_mask,
+        "input_mask": input_mask,
+        "segment_ids": np.zeros((batch, length), np.int32),
+        "masked_lm_positions": positions,
+        "masked_lm_ids": rng.integers(5, 90, (batch, 3)).astype(np.int32),
+        "masked_lm_weights": np.tile(np.array([1, 1, 0], np.float32), (batch, 1)),
+        "next_sentence_labels": rng.integers(0, 2, (batch, 1)).astype(np.int32),
+    }
+
+
+def test_masked_lm_statistics_match_numpy():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(2, 3, 7)).astype(np.float32)
+    labels = rng.integers(0, 7, (2, 3))
+    weights = np.array([[1, 1, 0], [1, 0, 0]], np.float32)
+    total, sums = masked_lm_statistics(logits, labels, weights)
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    picked = np.take_along_axis(log_probs, labels[..., None], -1)[..., 0]
+    np.testing.assert_allclose(float(total), -(picked * weights).sum(), rtol=1e-5)
+    correct = ((logits.argmax(-1) == labels) * weights).sum()
+    assert float(sums["mlm_accuracy:num"]) == correct
+    assert float(sums["mlm_accuracy:den"]) == 3.0
+
+
+def test_auc_from_histograms_matches_pairwise_ranking():
+    rng = np.random.default_rng(2)
+    logits = rng.normal(size=(1, 400)).astype(np.float32)
+    labels = (rng.random((1, 400)) < 1 / (1 + np.exp(-2 * logits))).astype(np.int32)
+    _, sums = binary_statistics(logits, labels, np.ones_like(labels), "rtd")
+    auc = summarize({k: v.numpy() for k, v in sums.items()})["rtd_auc"]
+    positive, negative = logits[labels == 1], logits[labels == 0]
+    exact = (positive[:, None] > negative[None, :]).mean()
+    assert abs(auc - exact) < 0.01
+    assert auc_from_histograms(np.array([0, 1]), np.array([1, 0])) == 1.0
+    assert np.isnan(auc_from_histograms(np.zeros(2), np.ones(2)))
+
+
+@pytest.mark.parametrize(
+    "kind, objectives",
+    [
+        ("bert", {"mlm", "nsp"}),
+        ("albert", {"mlm", "sop"}),
+        ("roberta", {"mlm"}),
+        ("electra", {"mlm", "rtd"}),
+    ],
+)
+def test_every_kind_reports_its_objectives(kind, objectives):
+    model = build_pretrainer(kind, ENCODER, mask_token_id=MASK_ID)
+    assert set(model.objective_weights) == objectives
+    batch = features()
+    totals, sums = model.compute_statistics(batch, training=True, seed=SEED)
+    counts = model.objective_counts(batch)
+    assert set(totals) == set(counts) == objectives
+    assert float(counts["mlm"]) == 8.0
+    metrics = summarize({k: v.numpy() for k, v in sums.items()})
+    assert all(np.isfinite(v) for v in metrics.values())
+    # Random initialisation: per-token MLM loss near log(vocab).
+    assert abs(metrics["mlm_loss"] - np.log(90)) < 1.0
+
+
+@pytest.mark.parametrize("kind", ["albert", "electra"])
+def test_keras_file_round_trip(kind, tmp_path):
+    model = build_pretrainer(kind, ENCODER, mask_token_id=MASK_ID)
+    path = tmp_path / f"{kind}.keras"
+    model.save(path)
+    restored = keras.models.load_model(path)
+    assert type(restored) is type(model)
+    batch = features()
+    expected, _ = model.compute_statistics(batch, training=False, seed=SEED)
+    actual, _ = restored.compute_statistics(batch, training=False, seed=SEED)
+    for name in expected:
+        np.testing.assert_allclose(actual[name], expected[name], rtol=1e-6)
+
+
+def test_masked_lm_pretrainer_rejects_missing_features():
+    model = build_pretrainer("bert", ENCODER)
+    batch = features()
+    del batch["next_sentence_labels"]
+    with pytest.raises(KeyError, match="next_sentence_labels"):
+        model.compute_statistics(batch, training=False)
+
+
+def test_build_pretrainer_validates_options():
+    with pytest.raises(ValueError, match="kind"):
+        build_pretrainer("xlnet", ENCODER)
+    with pytest.raises(ValueError, match="mask_token_id"):
+        build_pretrainer("electra", ENCODER)
+    with pytest.raises(ValueError, match="only apply to ELECTRA"):
+        build_pretrainer("bert", ENCODER, rtd_weight=10.0)
+    with pytest.raises(ValueError, match="Unknown encoder options"):
+        build_pretrainer("electra", {**ENCODER, "hidden": 3}, mask_token_id=MASK_ID)
+
+
+def test_scatter_writes_only_weighted_slots():
+    tokens = tf.constant([[10, 11, 12, 13]])
+    out = scatter_at_positions(tokens, [[2, 0]], [[99, 98]], [[1.0, 0.0]])
+    np.testing.assert_array_equal(out, [[10, 11, 99, 13]])
+
+
+@pytest.mark.parametrize(
+    "rate, expected", [(1.0, [[10, 4, 4, 13]]), (0.0, [[10, 11, 12, 13]])]
+)
+def test_mask_positions_masks_or_keeps(rate, expected):
+    tokens = tf.constant([[10, 11, 12, 13]])
+    out = mask_positions(tokens, [[1, 2]], [[1.0, 1.0]], MASK_ID, rate, SEED)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_mask_positions_masks_about_85_percent():
+    tokens = tf.fill([200, 20], 10)
+    positions = tf.tile(tf.range(20)[None], [200, 1])
+    out = mask_positions(tokens, positions, tf.ones([200, 20]), MASK_ID, 0.85, SEED)
+    assert 0.82 < float(tf.reduce_mean(tf.cast(out == MASK_ID, tf.float32))) < 0.88
+
+
+def test_gumbel_max_samples_follow_the_softmax():
+    probabilities = np.array([0.6, 0.3, 0.1, 0.0], np.float32)
+    logits = np.log(np.maximum(probabilities, 1e-30))
+    samples = gumbel_max_sample(np.tile(logits, (20000, 1)), SEED).numpy()
+    frequencies = np.bincount(samples, minlength=4) / samples.size
+    np.testing.assert_allclose(frequencies, probabilities, atol=0.015)
+
+
+def test_electra_shares_embeddings_and_sizes_the_generator():
+    model = ElectraPretrainer(
+        {**ENCODER, "hidden_size": 256, "num_heads": 4, "intermediate_size": 512},
+        MASK_ID,
+    )
+    generator = model.generator_config
+    assert generator["hidden_size"] == 64 and generator["num_heads"] == 1
+    assert generator["intermediate_size"] == 128
+    token_tables = [v for v in model.weights if v.shape == (90, 32)]
+    assert len(token_tables) == 1  # one [vocab, E] matrix, shared and tied
+    assert model.generator_head._tied.layer is model.embeddings.token_embedding
+    assert model.generator_projection.units == 64
+    assert model.discriminator_projection.units == 256
+
+
+def test_electra_corrupts_only_selected_positions():
+    model = ElectraPretrainer(ENCODER, MASK_ID)
+    batch = features()
+    outputs = model(batch, seed=SEED)
+    original = scatter_at_positions(
+        batch["input_ids"],
+        batch["masked_lm_positions"],
+        batch["masked_lm_ids"],
+        batch["masked_lm_weights"],
+    ).numpy()
+    corrupted = outputs["corrupted_ids"].numpy()
+    selected = np.zeros_like(original, bool)
+    for row, cols in enumerate(batch["masked_lm_positions"][:, :2]):
+        selected[row, cols] = True
+    np.testing.assert_array_equal(corrupted[~selected], original[~selected])
+    np.testing.assert_array_equal(outputs["rtd_labels"], corrupted != original)
+    assert outputs["rtd_logits"].shape == (4, 16)
+    assert outputs["mlm_logits"].shape == (4, 3, 90)
+
+
+def test_electra_sample_carries_no_gradient_to_the_generator():
+    model = ElectraPretrainer(ENCODER, MASK_ID)
+    batch = features()
+    with tf.GradientTape() as tape:
+        totals, _ = model.compute_statistics(batch, training=True, seed=SEED)
+    generator_variables = model.generator_transformer.trainable_variables
+    gradients = tape.gradient(totals["rtd"], generator_variables)
+    assert all(g is None for g in gradients)
+
+
+def test_electra_discriminator_extraction_is_an_equivalent_encoder(tmp_path):
+    model = ElectraPretrainer(ENCODER, MASK_ID)
+    batch = features()
+    encoder = model.discriminator()
+    expected = model._encode(
+        model.discriminator_projection,
+        model.discriminator_transformer,
+        batch["input_ids"],
+        batch,
+        False,
+    )
+    inputs = {name: batch[name] for name in encoder.input_names}
+    np.testing.assert_allclose(encoder(inputs)["sequence_output"], expected, atol=1e-5)
+    encoder.save(tmp_path / "discriminator.keras")
+    reloaded = keras.models.load_model(tmp_path / "discriminator.keras")
+    np.testing.assert_allclose(reloaded(inputs)["sequence_output"], expected, atol=1e-5)
