@@ -8,7 +8,7 @@ from typing import Any
 import tensorflow as tf
 
 from kerasbert.contrastive.augment import random_span_mask
-from kerasbert.evaluation.texts import pack_texts
+from kerasbert.evaluation.texts import pack_texts, text_batches
 
 
 def mirror_dataset(
@@ -33,14 +33,7 @@ def mirror_dataset(
     Raises:
         ValueError: when there are fewer texts than ``batch_size``.
     """
-    if len(texts) < batch_size:
-        raise ValueError(
-            f"Need at least batch_size={batch_size} texts, got {len(texts)}."
-        )
-    dataset = tf.data.Dataset.from_tensor_slices(list(texts))
-    if shuffle:
-        dataset = dataset.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size, drop_remainder=True)
+    dataset = text_batches(texts, batch_size, shuffle, seed)
 
     def views(batch: tf.Tensor) -> dict[str, dict[str, tf.Tensor]]:
         view_a = pack_texts(tokenizer, batch, sequence_length, input_names)

@@ -8,7 +8,7 @@ from typing import Any
 import tensorflow as tf
 
 from kerasbert.data.dynamic_masking import DynamicMasking, mask_batch
-from kerasbert.evaluation.texts import pack_texts
+from kerasbert.evaluation.texts import pack_texts, text_batches
 
 INPUT_NAMES = ("input_ids", "input_mask")
 
@@ -39,14 +39,7 @@ def distillation_dataset(
     Raises:
         ValueError: when there are fewer texts than ``batch_size``.
     """
-    if len(texts) < batch_size:
-        raise ValueError(
-            f"Need at least batch_size={batch_size} texts, got {len(texts)}."
-        )
-    dataset = tf.data.Dataset.from_tensor_slices(list(texts))
-    if shuffle:
-        dataset = dataset.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size, drop_remainder=True)
+    dataset = text_batches(texts, batch_size, shuffle, seed)
     masking = DynamicMasking(
         mask_id=tokenizer.mask_id,
         special_ids=special_ids(tokenizer),

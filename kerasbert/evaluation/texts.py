@@ -54,3 +54,24 @@ def pack_texts(
     packer = InputPacker.for_tokenizer(tokenizer, sequence_length)
     packed = packer(tokenizer.tokenize(texts))
     return {name: packed[name] for name in input_names}
+
+
+def text_batches(
+    texts: Sequence[str], batch_size: int, shuffle: bool, seed: int | None
+) -> tf.data.Dataset:
+    """Full batches of ``texts`` (rank-1 ``tf.string`` ``[batch_size]``).
+
+    Reshuffled on every pass when ``shuffle``; the incomplete last batch is
+    dropped, so every step sees ``batch_size`` texts.
+
+    Raises:
+        ValueError: when there are fewer texts than ``batch_size``.
+    """
+    if len(texts) < batch_size:
+        raise ValueError(
+            f"Need at least batch_size={batch_size} texts, got {len(texts)}."
+        )
+    dataset = tf.data.Dataset.from_tensor_slices(list(texts))
+    if shuffle:
+        dataset = dataset.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size, drop_remainder=True)
