@@ -20,6 +20,19 @@ TINY_ENCODER = dict(
     attention_dropout=0.0,
 )
 
+# Keyword arguments of a tiny Hugging Face ``BertConfig`` (also the field names
+# of Google's bert_config.json), shared by the checkpoint-interop tests.
+TINY_HF_BERT = dict(
+    vocab_size=99,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=48,
+    max_position_embeddings=24,
+    hidden_dropout_prob=0.0,
+    attention_probs_dropout_prob=0.0,
+)
+
 
 @pytest.fixture(autouse=True)
 def _restore_dtype_policy():

@@ -13,6 +13,7 @@ import shutil
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import TINY_HF_BERT
 from test_checkpoint_support import (
     TINY,
     assert_same_weights,
@@ -24,19 +25,9 @@ from test_checkpoint_support import (
 from kerasbert import Encoder
 from kerasbert.checkpoints.google import load_google, save_google
 
-VOCAB = 99
+VOCAB = TINY_HF_BERT["vocab_size"]
 BERT_CONFIG = dict(
-    vocab_size=VOCAB,
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    intermediate_size=48,
-    max_position_embeddings=24,
-    type_vocab_size=2,
-    hidden_act="gelu",
-    hidden_dropout_prob=0.0,
-    attention_probs_dropout_prob=0.0,
-    initializer_range=0.02,
+    TINY_HF_BERT, type_vocab_size=2, hidden_act="gelu", initializer_range=0.02
 )
 _ALBERT_RENAMES = [
     ("albert_layer_groups/", "transformer/group_"),

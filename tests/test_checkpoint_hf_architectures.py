@@ -12,6 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from conftest import TINY_HF_BERT  # noqa: E402
 from test_checkpoint_support import (  # noqa: E402
     assert_same_weights,
     max_difference,
@@ -21,17 +22,8 @@ from test_checkpoint_support import (  # noqa: E402
 from kerasbert import Encoder  # noqa: E402
 from kerasbert.checkpoints import load_hf, save_hf  # noqa: E402
 
-VOCAB, LENGTH = 99, 12
-BERT_LIKE = dict(
-    vocab_size=VOCAB,
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    intermediate_size=48,
-    max_position_embeddings=24,
-    hidden_dropout_prob=0.0,
-    attention_probs_dropout_prob=0.0,
-)
+VOCAB, LENGTH = TINY_HF_BERT["vocab_size"], 12
+BERT_LIKE = TINY_HF_BERT
 
 # model_type -> (config, HF class saved, base class to compare, pad id, segments)
 CASES = {

@@ -11,23 +11,15 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from conftest import TINY_HF_BERT  # noqa: E402
 from safetensors.numpy import load_file, save_file  # noqa: E402
 from test_checkpoint_support import padded_batch  # noqa: E402
 
 from kerasbert.checkpoints.hf_masked_lm import load_hf_masked_lm  # noqa: E402
 
-VOCAB, LENGTH = 99, 12
+VOCAB, LENGTH = TINY_HF_BERT["vocab_size"], 12
 POSITIONS = np.array([[0, 3, 7], [1, 2, 8], [0, 1, 4], [0, 1, 1]], np.int32)
-BERT_LIKE = dict(
-    vocab_size=VOCAB,
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    intermediate_size=48,
-    max_position_embeddings=24,
-    hidden_dropout_prob=0.0,
-    attention_probs_dropout_prob=0.0,
-)
+BERT_LIKE = TINY_HF_BERT
 
 # name -> (config, task class, sentence task, pad id, segment ids)
 CASES = {

@@ -15,13 +15,14 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from conftest import TINY_HF_BERT  # noqa: E402
 from safetensors.numpy import load_file  # noqa: E402
 from test_checkpoint_support import padded_batch  # noqa: E402
 
 from kerasbert import MaskedLanguageModel  # noqa: E402
 from kerasbert.commands import convert  # noqa: E402
 
-VOCAB = 99
+VOCAB = TINY_HF_BERT["vocab_size"]
 
 
 def _convert(*arguments) -> int:
@@ -33,16 +34,7 @@ def _convert(*arguments) -> int:
 
 @pytest.fixture
 def pretraining_checkpoint(tmp_path):
-    config = transformers.BertConfig(
-        vocab_size=VOCAB,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=48,
-        max_position_embeddings=24,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
+    config = transformers.BertConfig(**TINY_HF_BERT)
     torch.manual_seed(0)
     model = transformers.BertForPreTraining(config).eval()
     with torch.no_grad():
