@@ -177,12 +177,14 @@ def test_mirror_cli_writes_encoder_sentence_encoder_and_savedmodel(tmp_path):
     assert sentence_encoder.pooling == "mean"
     encoder = keras.saving.load_model(output / "encoder.keras")
     assert encoder.dropout == 0.1
-    loaded = tf.saved_model.load(str(output / "saved_model"))
+    loaded = tf.saved_model.load(str(output / "serving" / "sentence_encoder" / "1"))
     inputs = {
         "input_ids": tf.constant([[2, 5, 6, 3]]),
         "input_mask": tf.constant([[1, 1, 1, 1]]),
         "segment_ids": tf.constant([[0, 0, 0, 0]]),
     }
     np.testing.assert_allclose(
-        loaded.serve(inputs), sentence_encoder(inputs), atol=1e-5
+        loaded.signatures["tensors"](**inputs)["embedding"],
+        sentence_encoder(inputs),
+        atol=1e-5,
     )

@@ -59,7 +59,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--export-savedmodel",
         action="store_true",
-        help="also export the sentence encoder as a TF SavedModel (saved_model/)",
+        help=(
+            "also export the sentence encoder for TF Serving "
+            "(serving/sentence_encoder/VERSION/, raw-text and tensor signatures)"
+        ),
     )
     parser.set_defaults(func=run)
 
@@ -135,7 +138,14 @@ def run(args: argparse.Namespace) -> int:
         sentence_encoder, os.path.join(args.output, "sentence_encoder.keras")
     )
     if args.export_savedmodel:
-        sentence_encoder.export(os.path.join(args.output, "saved_model"), verbose=False)
+        from serving.export import ExportOptions, export_for_serving
+
+        export_for_serving(
+            sentence_encoder,
+            tokenizer,
+            os.path.join(args.output, "serving", "sentence_encoder"),
+            ExportOptions(sequence_length=settings["sequence_length"]),
+        )
     with open(vocabulary, "rb") as f:
         write_atomically(os.path.join(args.output, "vocab.txt"), f.read())
     write_json(
