@@ -33,6 +33,18 @@ TINY_HF_BERT = dict(
     attention_probs_dropout_prob=0.0,
 )
 
+# The same sizes in DistilBERT's own config names.
+TINY_HF_DISTILBERT = dict(
+    vocab_size=TINY_HF_BERT["vocab_size"],
+    dim=32,
+    n_layers=2,
+    n_heads=4,
+    hidden_dim=48,
+    max_position_embeddings=24,
+    dropout=0.0,
+    attention_dropout=0.0,
+)
+
 
 @pytest.fixture(autouse=True)
 def _restore_dtype_policy():

@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from conftest import TINY_HF_BERT  # noqa: E402
+from conftest import TINY_HF_BERT, TINY_HF_DISTILBERT  # noqa: E402
 from test_checkpoint_support import (  # noqa: E402
     assert_same_weights,
     max_difference,
@@ -53,16 +53,7 @@ CASES = {
         2,
     ),
     "distilbert": (
-        transformers.DistilBertConfig(
-            vocab_size=VOCAB,
-            dim=32,
-            n_layers=2,
-            n_heads=4,
-            hidden_dim=48,
-            max_position_embeddings=24,
-            dropout=0.0,
-            attention_dropout=0.0,
-        ),
+        transformers.DistilBertConfig(**TINY_HF_DISTILBERT),
         transformers.DistilBertForMaskedLM,
         transformers.DistilBertModel,
         0,

@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from conftest import TINY_HF_BERT  # noqa: E402
+from conftest import TINY_HF_BERT, TINY_HF_DISTILBERT  # noqa: E402
 from safetensors.numpy import load_file, save_file  # noqa: E402
 from test_checkpoint_support import padded_batch  # noqa: E402
 
@@ -67,16 +67,7 @@ CASES = {
         1,
     ),
     "distilbert_masked_lm": (
-        transformers.DistilBertConfig(
-            vocab_size=VOCAB,
-            dim=32,
-            n_layers=2,
-            n_heads=4,
-            hidden_dim=48,
-            max_position_embeddings=24,
-            dropout=0.0,
-            attention_dropout=0.0,
-        ),
+        transformers.DistilBertConfig(**TINY_HF_DISTILBERT),
         transformers.DistilBertForMaskedLM,
         None,
         0,
