@@ -26,7 +26,6 @@ import csv
 import json
 import os
 import time
-from collections import Counter
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -46,7 +45,12 @@ from kerasbert.data import pretraining_dataset, read_build, tuned_options  # noq
 from kerasbert.models.classifiers import SequenceClassifier  # noqa: E402
 from kerasbert.models.encoder import Encoder  # noqa: E402
 from kerasbert.models.presets import preset_config  # noqa: E402
-from kerasbert.pretraining import build_pretrainer, summarize  # noqa: E402
+from kerasbert.pretraining import build_pretrainer  # noqa: E402
+from kerasbert.pretraining.evaluation import (  # noqa: E402
+    evaluate_pretrainer,
+    read_in_order,
+    unigram_baseline,
+)
 from kerasbert.tokenizers import InputPacker, load_tokenizer  # noqa: E402
 from kerasbert.training import Trainer, TrainerConfig  # noqa: E402
 
@@ -90,40 +94,6 @@ def prepare_data(args: argparse.Namespace, work: Path) -> dict[str, Path]:
         build([text], vocab, work / name, config, workers=2)
         paths[name] = work / name
     return paths
-
-
-def read_all(build_dir: Path, batch_size: int) -> tf.data.Dataset:
-    files, lengths = read_build(build_dir)
-    return pretraining_dataset(files, batch_size, lengths, shuffle=False)
-
-
-def unigram_baseline(train: Path, valid: Path) -> tuple[float, str]:
-    """Accuracy on valid targets of always predicting train's commonest target."""
-    counts: Counter = Counter()
-    for batch in read_all(train, 256):
-        ids = batch["masked_lm_ids"].numpy()[batch["masked_lm_weights"].numpy() > 0]
-        counts.update(ids.tolist())
-    commonest = counts.most_common(1)[0][0]
-    hits = total = 0
-    for batch in read_all(valid, 256):
-        ids = batch["masked_lm_ids"].numpy()[batch["masked_lm_weights"].numpy() > 0]
-        hits += int((ids == commonest).sum())
-        total += ids.size
-    return hits / total, commonest
-
-
-def evaluate(model: keras.Model, valid: tf.data.Dataset) -> dict[str, float]:
-    """Pretraining metrics of ``model`` over the whole valid set."""
-    step = tf.function(
-        lambda f: model.compute_statistics(f, training=False, seed=tf.constant([1, 2]))[
-            1
-        ]
-    )
-    sums: dict[str, np.ndarray] = {}
-    for batch in valid:
-        for key, value in step(batch).items():
-            sums[key] = sums.get(key, 0.0) + value.numpy()
-    return summarize(sums)
 
 
 def pretrain(
@@ -179,7 +149,7 @@ def pretrain(
     summary = run.train(dataset())
     train_seconds = time.perf_counter() - started
 
-    valid = read_all(paths["valid"], args.batch_size)
+    valid = read_in_order(paths["valid"], args.batch_size)
     curve = []
     checkpoint = tf.train.Checkpoint(model=run.model)
     for path in tf.train.get_checkpoint_state(
@@ -187,7 +157,7 @@ def pretrain(
     ).all_model_checkpoint_paths:
         checkpoint.restore(path).expect_partial()
         step = int(path.rsplit("-", 1)[1])
-        curve.append({"step": step, **evaluate(run.model, valid)})
+        curve.append({"step": step, **evaluate_pretrainer(run.model, valid)})
         print(name, json.dumps({k: round(v, 4) for k, v in curve[-1].items()}))
     info = {
         "kind": kind,
@@ -260,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     paths = prepare_data(args, work)
-    baseline, commonest = unigram_baseline(paths["nsp"], paths["valid"])
+    baseline, commonest = unigram_baseline(
+        read_in_order(paths["nsp"], 256), read_in_order(paths["valid"], 256)
+    )
     print(f"unigram baseline: {baseline:.4f} (token id {commonest})")
 
     results = {}

@@ -115,6 +115,31 @@ def test_rerun_after_completion_resumes_at_the_end(tmp_path):
     assert again["start_step"] == 5 and again["history"] == []
 
 
+def test_time_limit_stops_with_a_checkpoint_and_a_rerun_continues(tmp_path):
+    # A limit far below one step's time: the run stops after its first step.
+    first = trainer(tmp_path, total_steps=40, max_seconds=1e-6).train(dataset())
+    assert first["stopped_by_time_limit"] and first["final_step"] == 1
+    assert [row["step"] for row in first["history"]] == [1]
+    second = trainer(tmp_path, total_steps=40).train(dataset())
+    assert second["start_step"] == 1 and second["final_step"] == 40
+    assert not second["stopped_by_time_limit"]
+
+
+def test_time_limit_is_refused_for_several_workers(tmp_path):
+    # An uninitialised instance: creating a real one would configure this
+    # process's collectives for every later test; the check only needs the type.
+    multiworker = object.__new__(tf.distribute.MultiWorkerMirroredStrategy)
+    with pytest.raises(ValueError, match="single worker"):
+        Trainer(
+            lambda: build_pretrainer("bert", ENCODER),
+            TrainerConfig(total_steps=4, max_seconds=60.0, progress=False),
+            str(tmp_path),
+            multiworker,
+        )
+    with pytest.raises(ValueError, match="max_seconds"):
+        TrainerConfig(total_steps=4, max_seconds=0.0)
+
+
 @pytest.mark.parametrize("kind", ["bert", "electra"])
 def test_train_step_compiles_with_xla_under_mixed_bfloat16(kind, tmp_path):
     keras.mixed_precision.set_global_policy("mixed_bfloat16")

@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "masked_lm_prob": 0.15,
     "shuffle_buffer": 10_000,
     "seed": 0,
+    "max_minutes": None,
     "strategy": "default",
     "tpu_address": None,
     "generator_fraction": 0.25,
@@ -101,6 +102,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     option("--masked-lm-prob", "masking rate (dynamic masking)", type=float)
     option("--shuffle-buffer", "records in the shuffle buffer", type=int)
     option("--seed", "seed of shuffling, masking and initialisation", type=int)
+    option(
+        "--max-minutes",
+        "stop (with a checkpoint) after this much training time; rerun to go on",
+        type=float,
+    )
     option(
         "--strategy",
         "tf.distribute strategy; multiworker reads TF_CONFIG",
@@ -245,6 +251,9 @@ def train(settings: dict[str, Any]) -> int:
         jit_compile=settings["jit_compile"],
         seed=settings["seed"],
         progress=not settings["no_progress"],
+        max_seconds=(
+            None if settings["max_minutes"] is None else 60.0 * settings["max_minutes"]
+        ),
     )
     trainer = Trainer(
         lambda: build_pretrainer(settings["kind"], encoder, mask_id, **electra),

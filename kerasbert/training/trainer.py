@@ -54,6 +54,9 @@ class TrainerConfig:
         jit_compile: XLA-compile the forward/backward pass.
         seed: base seed of in-model sampling (ELECTRA) and initialisation.
         progress: show a tqdm progress bar (chief only).
+        max_seconds: stop (with a checkpoint) once this much training time
+            has passed, even before ``total_steps``; rerunning continues.
+            Single-worker only: workers would stop at different steps.
     """
 
     total_steps: int
@@ -68,6 +71,7 @@ class TrainerConfig:
     jit_compile: bool = False
     seed: int = 0
     progress: bool = True
+    max_seconds: float | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -78,6 +82,8 @@ class TrainerConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            raise ValueError(f"max_seconds must be positive, got {self.max_seconds}.")
 
 
 class Trainer:
@@ -104,6 +110,13 @@ class Trainer:
         self.config = config
         self.output_dir = output_dir
         self.strategy = strategy or tf.distribute.get_strategy()
+        if config.max_seconds is not None and isinstance(
+            self.strategy, tf.distribute.MultiWorkerMirroredStrategy
+        ):
+            raise ValueError(
+                "max_seconds needs a single worker: each worker's clock would "
+                "stop it at a different step and the all-reduce would hang."
+            )
         self.chief = is_chief(self.strategy)
         with self.strategy.scope():
             keras.utils.set_random_seed(config.seed)
@@ -252,14 +265,21 @@ class Trainer:
         window: dict[str, np.ndarray] = {}
         window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
         run_start = time.perf_counter()
+        deadline = (
+            None
+            if self.config.max_seconds is None
+            else run_start + self.config.max_seconds
+        )
+        out_of_time = False
         for step in range(start + 1, total + 1):
             sums, loss, norm = self._next_step(iterator, step)
+            out_of_time = deadline is not None and time.perf_counter() >= deadline
             for key, value in sums.items():
                 window[key] = window.get(key, 0.0) + value.numpy()
             window_loss += float(loss)
             window_steps += 1
             bar.update(1)
-            if step % self.config.log_every == 0 or step == total:
+            if step % self.config.log_every == 0 or step == total or out_of_time:
                 elapsed = time.perf_counter() - window_start
                 scalars = {
                     "loss": window_loss / window_steps,
@@ -272,8 +292,10 @@ class Trainer:
                 bar.set_postfix(loss=f"{scalars['loss']:.3f}")
                 window, window_loss, window_steps = {}, 0.0, 0
                 window_start = time.perf_counter()
-            if step % self.config.checkpoint_every == 0 or step == total:
+            if step % self.config.checkpoint_every == 0 or step == total or out_of_time:
                 self.checkpoint.save(step)
+            if out_of_time:
+                break
         bar.close()
         log.close()
         summary = {
@@ -284,6 +306,7 @@ class Trainer:
             "resumed_from": restored,
             "start_step": start,
             "final_step": int(self.step.numpy()),
+            "stopped_by_time_limit": out_of_time,
             "wall_seconds": time.perf_counter() - run_start,
             "final_metrics": log.history[-1] if log.history else {},
             "history": log.history,
