@@ -17,6 +17,20 @@ import sys
 import time
 from pathlib import Path
 
+#: ``QuickstartConfig`` fields settable from the command line (``--name``).
+SIZE_OPTIONS: dict[str, tuple[str, type]] = {
+    "steps": ("pretraining steps", int),
+    "batch-size": ("pretraining batch size", int),
+    "learning-rate": ("peak learning rate", float),
+    "max-train-minutes": ("stop pretraining after this long", float),
+    "vocab-size": ("WordPiece vocabulary size", int),
+    "sequence-length": ("tokens per example", int),
+    "num-layers": ("transformer blocks (one shared parameter set)", int),
+    "hidden-size": ("hidden width", int),
+    "embedding-size": ("factorized embedding width E", int),
+    "seed": ("seed of masking, shuffling and initialisation", int),
+}
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from kerasbert.quickstart.pipeline import QuickstartConfig
@@ -55,16 +69,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             help=f"{help_text} (default: {default})",
         )
 
-    option("steps", "pretraining steps", int)
-    option("batch-size", "pretraining batch size", int)
-    option("learning-rate", "peak learning rate", float)
-    option("max-train-minutes", "stop pretraining after this long", float)
-    option("vocab-size", "WordPiece vocabulary size", int)
-    option("sequence-length", "tokens per example", int)
-    option("num-layers", "transformer blocks (one shared parameter set)", int)
-    option("hidden-size", "hidden width", int)
-    option("embedding-size", "factorized embedding width E", int)
-    option("seed", "seed of masking, shuffling and initialisation", int)
+    for name, (help_text, kind) in SIZE_OPTIONS.items():
+        option(name, help_text, kind)
     parser.add_argument(
         "--fill-mask-text",
         action="append",
@@ -107,20 +113,15 @@ def _run(args: argparse.Namespace) -> int:
     from kerasbert.quickstart import demo, pipeline
     from kerasbert.training.reporting import write_json
 
+    sizes = {
+        name.replace("-", "_"): getattr(args, name.replace("-", "_"))
+        for name in SIZE_OPTIONS
+    }
     config = pipeline.QuickstartConfig(
         corpus=tuple(args.corpus),
         max_documents=args.max_documents,
-        vocab_size=args.vocab_size,
-        sequence_length=args.sequence_length,
-        num_layers=args.num_layers,
-        hidden_size=args.hidden_size,
-        embedding_size=args.embedding_size,
-        batch_size=args.batch_size,
-        steps=args.steps,
-        learning_rate=args.learning_rate,
-        max_train_minutes=args.max_train_minutes,
-        seed=args.seed,
         progress=not args.no_progress,
+        **sizes,
     )
     work = args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
