@@ -59,18 +59,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--max-documents", type=int, help="read at most this many documents"
     )
 
-    def option(name: str, help_text: str, kind: type) -> None:
-        attribute = name.replace("-", "_")
-        default = getattr(defaults, attribute)
+    for name, (help_text, kind) in SIZE_OPTIONS.items():
+        default = getattr(defaults, name.replace("-", "_"))
         parser.add_argument(
             f"--{name}",
             type=kind,
             default=default,
             help=f"{help_text} (default: {default})",
         )
-
-    for name, (help_text, kind) in SIZE_OPTIONS.items():
-        option(name, help_text, kind)
     parser.add_argument(
         "--fill-mask-text",
         action="append",

@@ -130,11 +130,7 @@ def prepare_corpus(config: QuickstartConfig, work: Path) -> dict[str, Any]:
         FileNotFoundError: a ``corpus`` file is missing.
         ValueError: too little text for a training and a held-out split.
     """
-    source = (
-        _read_documents(config.corpus)
-        if config.corpus
-        else harvest_documents(config.max_documents)
-    )
+    source = _read_documents(config.corpus) if config.corpus else harvest_documents()
     train: list[list[str]] = []
     valid: list[list[str]] = []
     for index, document in enumerate(source):
@@ -218,9 +214,7 @@ def pretrain(config: QuickstartConfig, work: Path):
     from kerasbert.training import Trainer, TrainerConfig
 
     files, lengths = read_build(work / "records" / "train")
-    vocabulary_size = (
-        len((work / "vocab.txt").read_text(encoding="utf-8").split("\n")) - 1
-    )
+    vocabulary_size = len((work / "vocab.txt").read_text(encoding="utf-8").splitlines())
     options = tuned_options()
     options.deterministic = True  # a resumed run replays the same batches
     dataset = pretraining_dataset(
