@@ -5,17 +5,16 @@ docstrings of the standard library's own source files. Files are parsed with
 ``ast`` (never imported: some stdlib modules have side effects on import) in
 sorted order, so the corpus is identical for a given Python version.
 
-Output follows the BERT pretraining-text convention: one sentence per line,
-a blank line between documents (one document per docstring).
+``harvest_documents`` yields one document (a list of sentences) per docstring;
+the quickstart writes them in the BERT pretraining-text convention (one
+sentence per line, a blank line between documents).
 """
 
 from __future__ import annotations
 
 import ast
-import os
 import re
 import sysconfig
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,11 +85,8 @@ def docstring_sentences(docstring: str) -> list[str]:
     return sentences
 
 
-def harvest_documents(
-    max_documents: int | None = None, root: Path | None = None
-) -> Iterator[list[str]]:
+def harvest_documents(root: Path | None = None) -> Iterator[list[str]]:
     """Yields documents (lists of sentences) from stdlib docstrings, in order."""
-    produced = 0
     for path in stdlib_sources(root):
         try:
             source = path.read_text(encoding="utf-8")
@@ -100,30 +96,3 @@ def harvest_documents(
             sentences = docstring_sentences(docstring)
             if len(sentences) >= 2:
                 yield sentences
-                produced += 1
-                if max_documents is not None and produced >= max_documents:
-                    return
-
-
-def write_corpus(
-    path: str | os.PathLike, max_documents: int | None = None
-) -> dict[str, int]:
-    """Writes the harvested corpus to ``path`` atomically.
-
-    Returns:
-        ``{"documents": ..., "sentences": ..., "words": ...}``.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    counts = {"documents": 0, "sentences": 0, "words": 0}
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp"
-    ) as handle:
-        for sentences in harvest_documents(max_documents):
-            handle.write("\n".join(sentences) + "\n\n")
-            counts["documents"] += 1
-            counts["sentences"] += len(sentences)
-            counts["words"] += sum(len(s.split()) for s in sentences)
-    os.chmod(handle.name, 0o644)
-    os.replace(handle.name, path)
-    return counts

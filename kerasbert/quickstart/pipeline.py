@@ -20,14 +20,13 @@ stage                       writes (under the work directory)
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kerasbert.quickstart.corpus import harvest_documents
+from tfrecords_tools.atomic import atomic_write
 
 #: Every ``VALID_EVERY``-th document is held out for evaluation.
 VALID_EVERY = 20
@@ -113,14 +112,12 @@ def _read_documents(paths: Sequence[str]) -> Iterator[list[str]]:
             yield document
 
 
-def _write_atomically(path: Path, documents: list[list[str]]) -> None:
+def _write_documents(path: Path, documents: list[list[str]]) -> None:
+    """One sentence per line, a blank line after each document; atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp"
-    ) as handle:
-        for sentences in documents:
-            handle.write("\n".join(sentences) + "\n\n")
-    os.replace(handle.name, path)
+    text = "".join("\n".join(sentences) + "\n\n" for sentences in documents)
+    with atomic_write(path) as handle:
+        handle.write(text.encode("utf-8"))
 
 
 def prepare_corpus(config: QuickstartConfig, work: Path) -> dict[str, Any]:
@@ -146,8 +143,8 @@ def prepare_corpus(config: QuickstartConfig, work: Path) -> dict[str, Any]:
         "train": work / "corpus" / "train.txt",
         "valid": work / "corpus" / "valid.txt",
     }
-    _write_atomically(paths["train"], train)
-    _write_atomically(paths["valid"], valid)
+    _write_documents(paths["train"], train)
+    _write_documents(paths["valid"], valid)
     return {
         "source": list(config.corpus) or "Python standard library docstrings",
         "train_documents": len(train),
