@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from kerasbert.layers import (
     EncoderEmbeddings,
@@ -12,6 +13,7 @@ from kerasbert.layers import (
     SharedTransformerEncoder,
 )
 from kerasbert.layers.activations import gelu_exact, get_activation
+from kerasbert.layers.dropout import Dropout
 from kerasbert.layers.masking import attention_bias_from_mask
 
 RNG = np.random.default_rng(0)
@@ -82,3 +84,36 @@ def test_exact_gelu_matches_the_erf_definition():
     assert 1e-4 < np.max(np.abs(approximate - reference)) < 1e-2
     with pytest.raises(ValueError, match="Unknown activation"):
         get_activation("swishy")
+
+
+def test_dropout_drops_at_its_rate_and_keeps_the_expectation():
+    layer = Dropout(0.1, seed=3)
+    ones = np.ones((64, 1001), np.float32)  # odd size: the last word is half used
+    assert np.asarray(layer(ones, training=False)).tolist() == ones.tolist()
+    first, second = np.asarray(layer(ones, training=True)), layer(ones, training=True)
+    kept = first != 0
+    assert abs(1 - kept.mean() - 0.1) < 0.005
+    np.testing.assert_allclose(first[kept], 1 / 0.9, rtol=1e-6)
+    assert (kept != (np.asarray(second) != 0)).any(), "each call draws a new mask"
+    again = Dropout(0.1, seed=3)
+    np.testing.assert_array_equal(again(ones, training=True), first)
+    clone = Dropout.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+    with pytest.raises(ValueError, match="rate"):
+        Dropout(1.0)
+
+
+def test_dropout_compiles_with_xla_and_passes_gradients_through_kept_units():
+    layer = Dropout(0.5, seed=0)
+    x = tf.constant(RNG.normal(size=(4, 33)).astype("float32"))
+
+    @tf.function(jit_compile=True)
+    def forward_backward(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            total = tf.reduce_sum(y)
+        return y, tape.gradient(total, x)
+
+    y, grad = forward_backward(x)
+    np.testing.assert_allclose(grad, np.where(np.asarray(y) != 0, 2.0, 0.0))

@@ -13,6 +13,7 @@ from kerasbert.pretraining.corruption import (
     mask_positions,
     scatter_at_positions,
 )
+from kerasbert.pretraining.cross_entropy import sparse_cross_entropy_with_accuracy
 from kerasbert.pretraining.objectives import (
     auc_from_histograms,
     binary_statistics,
@@ -65,6 +66,31 @@ def test_masked_lm_statistics_match_numpy():
     correct = ((logits.argmax(-1) == labels) * weights).sum()
     assert float(sums["mlm_accuracy:num"]) == correct
     assert float(sums["mlm_accuracy:den"]) == 3.0
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_cross_entropy_gradient_matches_tensorflows_kernel(jit_compile):
+    rng = np.random.default_rng(2)
+    logits = tf.constant(rng.normal(size=(3, 4, 50)).astype(np.float32) * 4)
+    labels = tf.constant(rng.integers(0, 50, (3, 4)).astype(np.int32))
+    weights = tf.constant(rng.random((3, 4)).astype(np.float32))
+
+    def loss_and_gradient(loss_fn):
+        @tf.function(jit_compile=jit_compile)
+        def run(logits):
+            with tf.GradientTape() as tape:
+                tape.watch(logits)
+                loss = tf.reduce_sum(loss_fn(logits) * weights)
+            return loss, tape.gradient(loss, logits)
+
+        return run(logits)
+
+    ours = loss_and_gradient(lambda x: sparse_cross_entropy_with_accuracy(x, labels)[0])
+    reference = loss_and_gradient(
+        lambda x: tf.nn.sparse_softmax_cross_entropy_with_logits(labels, x)
+    )
+    np.testing.assert_allclose(ours[0], reference[0], rtol=1e-5)
+    np.testing.assert_allclose(ours[1], reference[1], atol=1e-6)
 
 
 def test_auc_from_histograms_matches_pairwise_ranking():

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from kerasbert.pretraining.cross_entropy import sparse_cross_entropy_with_accuracy
+
 
 def _weighted_mean(values: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
     weights = tf.cast(weights, tf.float32)
@@ -49,9 +51,7 @@ def masked_lm_loss(
     logits: tf.Tensor, labels: tf.Tensor, weights: tf.Tensor
 ) -> tf.Tensor:
     """Cross-entropy of ``logits`` ``[B, P, V]`` against ids ``[B, P]``."""
-    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=tf.cast(labels, tf.int32), logits=tf.cast(logits, tf.float32)
-    )
+    losses, _ = sparse_cross_entropy_with_accuracy(tf.cast(logits, tf.float32), labels)
     return _weighted_mean(losses, weights)
 
 

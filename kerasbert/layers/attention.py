@@ -6,6 +6,7 @@ import math
 
 import keras
 
+from kerasbert.layers.dropout import Dropout
 from kerasbert.layers.residual import ResidualSublayer
 
 
@@ -41,9 +42,7 @@ class SelfAttentionBlock(ResidualSublayer):
         self.attention_dropout_rate = attention_dropout
         self.qkv = self.dense(3 * self.hidden_size, name="qkv")
         self.output_projection = self.dense(self.hidden_size, name="output")
-        self.attention_dropout = keras.layers.Dropout(
-            attention_dropout, dtype=self.dtype_policy
-        )
+        self.attention_dropout = Dropout(attention_dropout, dtype=self.dtype_policy)
 
     def build_transform(self, input_shape):
         self.qkv.build(input_shape)
@@ -57,9 +56,12 @@ class SelfAttentionBlock(ResidualSublayer):
         qkv = keras.ops.reshape(
             self.qkv(x), (batch, length, 3, self.num_heads, self.head_size)
         )
-        # [3, batch, heads, seq, head_size]
-        qkv = keras.ops.transpose(qkv, (2, 0, 3, 1, 4))
-        query, key, value = qkv[0], qkv[1], qkv[2]
+        # Each [batch, heads, seq, head_size]. Unstacked rather than indexed:
+        # the gradient of three strided slices is three zero-padded full-size
+        # tensors summed, which doubled this layer's backward pass here.
+        query, key, value = keras.ops.unstack(
+            keras.ops.transpose(qkv, (2, 0, 3, 1, 4)), num=3, axis=0
+        )
         query = query * keras.ops.cast(1.0 / math.sqrt(self.head_size), query.dtype)
         scores = keras.ops.matmul(query, keras.ops.transpose(key, (0, 1, 3, 2)))
         # Keras autocasts layer inputs to the compute dtype; the bias is

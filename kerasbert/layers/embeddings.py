@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import keras
 
+from kerasbert.layers.dropout import Dropout
+
 
 def truncated_normal(stddev: float) -> keras.initializers.Initializer:
     """BERT's initializer: a normal truncated at two standard deviations."""
@@ -70,7 +72,7 @@ class EncoderEmbeddings(keras.layers.Layer):
         self.layer_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm"
         )
-        self.dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+        self.dropout = Dropout(dropout, dtype=self.dtype_policy)
         self.projection = None
         if self.embedding_size != hidden_size:
             self.projection = keras.layers.Dense(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from kerasbert.layers.dropout import Dropout
 from kerasbert.layers.embeddings import truncated_normal
 
 
@@ -38,7 +39,7 @@ class ResidualSublayer(keras.layers.Layer):
         self.layer_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm"
         )
-        self.dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+        self.dropout = Dropout(dropout, dtype=self.dtype_policy)
 
     def dense(self, units: int, name: str, activation=None) -> keras.layers.Dense:
         """A dense layer with BERT's initializer and this layer's dtype policy."""

@@ -21,6 +21,8 @@ from typing import Protocol
 import numpy as np
 import tensorflow as tf
 
+from kerasbert.pretraining.cross_entropy import sparse_cross_entropy_with_accuracy
+
 AUC_BINS = 200
 
 
@@ -72,16 +74,10 @@ def masked_lm_statistics(
         ``(loss_total, sums)`` where ``loss_total = sum(weights * CE)``.
     """
     weights = tf.cast(weights, tf.float32)
-    labels = tf.cast(labels, tf.int32)
-    logits = tf.cast(logits, tf.float32)
-    cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=labels, logits=logits
+    cross_entropy, correct = sparse_cross_entropy_with_accuracy(
+        tf.cast(logits, tf.float32), labels
     )
     total = tf.reduce_sum(cross_entropy * weights)
-    # "label logit is the maximum" instead of argmax: the same up to exact
-    # ties, and a plain max-reduction is much cheaper than argmax under XLA.
-    label_logits = tf.gather(logits, labels, batch_dims=2)
-    correct = tf.cast(label_logits >= tf.reduce_max(logits, axis=-1), tf.float32)
     count = tf.reduce_sum(weights)
     return total, {
         f"{prefix}_loss:num": total,
