@@ -51,7 +51,7 @@ def masked_lm_loss(
     logits: tf.Tensor, labels: tf.Tensor, weights: tf.Tensor
 ) -> tf.Tensor:
     """Cross-entropy of ``logits`` ``[B, P, V]`` against ids ``[B, P]``."""
-    losses, _ = sparse_cross_entropy_with_accuracy(tf.cast(logits, tf.float32), labels)
+    losses, _ = sparse_cross_entropy_with_accuracy(logits, labels)
     return _weighted_mean(losses, weights)
 
 

@@ -20,7 +20,7 @@ def sparse_cross_entropy_with_accuracy(
     """Per-position cross-entropy and whether the label scored highest.
 
     Args:
-        logits: float32 ``[..., vocab]``.
+        logits: float ``[..., vocab]`` (computed in float32).
         labels: int ``[...]`` class ids in ``[0, vocab)``.
 
     Returns:
@@ -29,7 +29,7 @@ def sparse_cross_entropy_with_accuracy(
         correct, unlike ``argmax``, which picks one of the tied classes).
         Only ``cross_entropy`` carries a gradient (to ``logits``).
     """
-    logits = tf.convert_to_tensor(logits, tf.float32)
+    logits = tf.cast(logits, tf.float32)
     labels = tf.cast(labels, tf.int32)
     cross_entropy, label_is_max = _cross_entropy(logits, labels)
     return cross_entropy, tf.stop_gradient(label_is_max)

@@ -74,9 +74,7 @@ def masked_lm_statistics(
         ``(loss_total, sums)`` where ``loss_total = sum(weights * CE)``.
     """
     weights = tf.cast(weights, tf.float32)
-    cross_entropy, correct = sparse_cross_entropy_with_accuracy(
-        tf.cast(logits, tf.float32), labels
-    )
+    cross_entropy, correct = sparse_cross_entropy_with_accuracy(logits, labels)
     total = tf.reduce_sum(cross_entropy * weights)
     count = tf.reduce_sum(weights)
     return total, {
