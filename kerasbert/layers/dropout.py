@@ -9,6 +9,12 @@ import tensorflow as tf
 #: random number is below ``round(rate * 2**16)``.
 _LEVELS = 2**16
 
+#: Random algorithm of kerasbert's in-model stateless draws. Outside XLA,
+#: "auto_select" is Philox on CPU anyway; inside an XLA cluster it lowers to
+#: XLA's default generator, which made dropout's forward+backward on
+#: [32, 4, 128, 128] take 62 ms of CPU here against 23 ms with explicit Philox.
+RANDOM_ALGORITHM = "philox"
+
 
 @keras.saving.register_keras_serializable(package="kerasbert")
 class Dropout(keras.layers.Layer):
@@ -56,6 +62,7 @@ class Dropout(keras.layers.Layer):
             minval=None,
             maxval=None,
             dtype=tf.uint32,
+            alg=RANDOM_ALGORITHM,
         )
         halves = tf.reshape(tf.bitcast(words, tf.uint16), [-1])[:size]
         threshold = tf.constant(round(self.rate * _LEVELS), tf.uint16)

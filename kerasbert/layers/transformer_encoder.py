@@ -103,6 +103,12 @@ class SharedTransformerEncoder(keras.layers.Layer):
             )
             for g in range(self.num_feed_forward_sets)
         ]
+        # Keras 3's TensorFlow backend leaves layers held in Python lists out
+        # of the object graph that tf.train.Checkpoint saves and restores
+        # (keras-team/keras#18398 was fixed for SavedModel only): without
+        # this, `tf.train.Checkpoint(model=...)` silently skips every block.
+        for block in self.attention_blocks + self.feed_forward_blocks:
+            self._track_trackable(block, name=block.name, overwrite=True)
         self.final_layer_norm = None
         if norm_first:
             self.final_layer_norm = keras.layers.LayerNormalization(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from kerasbert.layers.dropout import RANDOM_ALGORITHM
+
 
 def scatter_at_positions(
     tokens: tf.Tensor, positions: tf.Tensor, values: tf.Tensor, weights: tf.Tensor
@@ -44,7 +46,9 @@ def mask_positions(
     The other selected tokens stay as they are (ELECTRA: 85% masked, 15%
     kept, no random replacement). ``seed`` is an int32 ``[2]`` stateless seed.
     """
-    draw = tf.random.stateless_uniform(tf.shape(positions), seed=seed)
+    draw = tf.random.stateless_uniform(
+        tf.shape(positions), seed=seed, alg=RANDOM_ALGORITHM
+    )
     masked = tf.where(
         draw < mask_rate,
         mask_token_id,
@@ -65,7 +69,7 @@ def gumbel_max_sample(logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     """
     logits = tf.stop_gradient(tf.cast(logits, tf.float32))
     uniform = tf.random.stateless_uniform(
-        tf.shape(logits), seed=seed, minval=1e-9, maxval=1.0
+        tf.shape(logits), seed=seed, minval=1e-9, maxval=1.0, alg=RANDOM_ALGORITHM
     )
     gumbel = -tf.math.log(-tf.math.log(uniform))
     return tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)
