@@ -168,7 +168,7 @@ def pretrain(
     curve = []
     checkpoint = tf.train.Checkpoint(model=run.model)
     for path in tf.train.get_checkpoint_state(
-        str(work / f"run_{slug}" / "checkpoints")
+        str(directories["run"] / "checkpoints")
     ).all_model_checkpoint_paths:
         # The run's checkpoints also hold the optimizer: restore only the
         # model, but all of it.
