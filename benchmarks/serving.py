@@ -300,6 +300,14 @@ def main() -> None:
                 calls, texts, 32, max(10, args.latency_repeats // 5)
             ),
         }
+        # What perfect batching could reach: the clients' requests merged into
+        # one in-process call of ``clients`` texts.
+        latencies[f"batch_{args.clients}"] = interleaved_latency(
+            {"in_process": in_process},
+            texts,
+            args.clients,
+            max(10, args.latency_repeats // 5),
+        )
         print(f"Throughput, {args.clients} clients ...", flush=True)
         makers = {"in_process": lambda: in_process}
         makers.update({name: server.make_call for name, server in servers.items()})
@@ -338,6 +346,17 @@ def main() -> None:
         "batching_throughput_over_unbatched_median_of_rounds": round(
             float(np.median(np.divide(batched_rounds, grpc_rounds))), 3
         ),
+        # Upper bound of the batching gain on this machine: throughput of
+        # in-process calls that each carry all the clients' texts, over the
+        # unbatched in-process throughput under the same concurrency. When
+        # batch-1 calls already use the cores fully, this is near 1.
+        "ideal_batching_throughput_over_unbatched": round(
+            args.clients
+            * 1000
+            / latencies[f"batch_{args.clients}"]["in_process"]["p50_ms"]
+            / measured["in_process"]["throughput"]["requests_per_s"],
+            3,
+        ),
     }
     config = {
         "preset": args.preset,
@@ -348,6 +367,9 @@ def main() -> None:
         "text_words": "6-30",
         "requests": args.requests,
         "clients": args.clients,
+        "in_process_batch_of_clients_latency": latencies[f"batch_{args.clients}"][
+            "in_process"
+        ],
         "latency_repeats": args.latency_repeats,
         "throughput_rounds": args.rounds,
         "batching": {

@@ -118,6 +118,23 @@ def test_outputs_for_real_tokens_do_not_depend_on_padding():
     np.testing.assert_allclose(short["pooled_output"], long["pooled_output"], atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"norm_first": True}, {"num_groups": 1, "embedding_size": 8}],
+    ids=["post_ln", "pre_ln", "albert"],
+)
+def test_encode_positions_equals_gathered_sequence_output(overrides):
+    encoder = Encoder(**dict(TINY_ENCODER, **overrides))
+    inputs = random_inputs(batch=3, length=10)
+    # Repeated and padding positions are allowed too.
+    positions = np.array([[0, 3, 3], [9, 1, 0], [2, 0, 1]], np.int32)
+    full = np.asarray(encoder(inputs)["sequence_output"])
+    selected = encoder.encode_positions(inputs, positions)
+    assert selected.shape == (3, 3, 16)
+    expected = np.take_along_axis(full, positions[..., None], axis=1)
+    np.testing.assert_allclose(selected, expected, atol=1e-5)
+
+
 def test_hidden_states_and_pre_ln_variant():
     encoder = Encoder(
         **dict(

@@ -129,6 +129,60 @@ def test_every_kind_reports_its_objectives(kind, objectives):
     assert abs(metrics["mlm_loss"] - np.log(90)) < 1.0
 
 
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["eager", "xla"])
+@pytest.mark.parametrize("kind", ["bert", "albert", "roberta"])
+def test_training_outputs_and_gradients_equal_the_full_forward(kind, jit_compile):
+    """``masked_outputs`` runs the last block at the read positions only."""
+    model = build_pretrainer(kind, dict(ENCODER, num_layers=3, num_groups=None))
+    batch = features()
+    inputs = {
+        name: tf.constant(batch[name])
+        for name in (*model.encoder.input_names, "masked_lm_positions")
+    }
+
+    @tf.function(jit_compile=jit_compile)
+    def outputs_and_gradients(masked: bool):
+        with tf.GradientTape() as tape:
+            outputs = (model.masked_outputs if masked else model)(inputs)
+            loss = tf.add_n([tf.reduce_sum(o**2) for o in outputs.values()])
+        return outputs, tape.gradient(loss, model.trainable_variables)
+
+    expected, expected_gradients = outputs_and_gradients(False)
+    actual, actual_gradients = outputs_and_gradients(True)
+    assert set(actual) == set(expected)
+    for name in expected:
+        np.testing.assert_allclose(actual[name], expected[name], atol=1e-5)
+    for a, e, v in zip(
+        actual_gradients, expected_gradients, model.trainable_variables, strict=True
+    ):
+        if e is None:
+            assert a is None, v.path
+            continue
+        np.testing.assert_allclose(
+            tf.convert_to_tensor(a), tf.convert_to_tensor(e), atol=1e-5, err_msg=v.path
+        )
+
+
+def test_electra_generator_computes_only_the_masked_positions():
+    model = build_pretrainer("electra", ENCODER, mask_token_id=MASK_ID)
+    batch = features()
+    outputs = model(batch, seed=SEED)
+    # The generator's MLM logits equal the full generator output gathered at
+    # the masked positions (same [MASK]ed input: mask_seed from the same SEED).
+    mask_seed, _ = tf.unstack(tf.random.experimental.stateless_split(SEED, 2))
+    positions = tf.constant(batch["masked_lm_positions"])
+    weights = batch["masked_lm_weights"]
+    original = scatter_at_positions(
+        batch["input_ids"], positions, batch["masked_lm_ids"], weights
+    )
+    masked = mask_positions(original, positions, weights, MASK_ID, 0.85, mask_seed)
+    full = model._encode(
+        model.generator_projection, model.generator_transformer, masked, batch, False
+    )
+    expected = model.generator_head(full, positions)
+    np.testing.assert_allclose(outputs["mlm_logits"], expected, atol=1e-5)
+
+
 @pytest.mark.parametrize("kind", ["albert", "electra"])
 def test_keras_file_round_trip(kind, tmp_path):
     model = build_pretrainer(kind, ENCODER, mask_token_id=MASK_ID)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import keras
+import tensorflow as tf
 
 from kerasbert.layers.dropout import Dropout
 from kerasbert.layers.residual import ResidualSublayer
@@ -25,9 +26,14 @@ class SelfAttentionBlock(ResidualSublayer):
         attention_bias: float ``[batch, 1, 1, seq]`` (see
             ``attention_bias_from_mask``), added to the scores; it also gives
             the batch and sequence sizes to unflatten ``x``.
+        query_positions: optional int32 ``[batch, P]``: compute the outputs
+            of these positions only (they still attend to every key). The
+            last block of a pretrainer needs only the masked positions, so
+            this skips most of its work for the other tokens.
 
     Returns:
-        ``[batch * seq, hidden_size]``.
+        ``[batch * seq, hidden_size]``, or ``[batch * P, hidden_size]`` with
+        ``query_positions``.
     """
 
     def __init__(self, num_heads: int, attention_dropout: float = 0.1, **kwargs):
@@ -48,7 +54,18 @@ class SelfAttentionBlock(ResidualSublayer):
         self.qkv.build(input_shape)
         self.output_projection.build(input_shape)
 
-    def transform(self, x, attention_bias, training=None):
+    def residual_rows(self, x, attention_bias, query_positions=None):
+        """``x`` itself, or its rows at ``query_positions`` (``[batch * P, H]``)."""
+        if query_positions is None:
+            return x
+        length = keras.ops.shape(attention_bias)[3]
+        positions = keras.ops.cast(query_positions, "int32")
+        rows = positions + keras.ops.expand_dims(
+            keras.ops.arange(keras.ops.shape(positions)[0], dtype="int32") * length, 1
+        )
+        return keras.ops.take(x, keras.ops.reshape(rows, (-1,)), axis=0)
+
+    def transform(self, x, attention_bias, query_positions=None, training=None):
         batch, length = (
             keras.ops.shape(attention_bias)[0],
             keras.ops.shape(attention_bias)[3],
@@ -62,6 +79,10 @@ class SelfAttentionBlock(ResidualSublayer):
         query, key, value = keras.ops.unstack(
             keras.ops.transpose(qkv, (2, 0, 3, 1, 4)), num=3, axis=0
         )
+        if query_positions is not None:  # [batch, heads, P, head_size]
+            query = tf.gather(
+                query, keras.ops.cast(query_positions, "int32"), axis=2, batch_dims=1
+            )
         query = query * keras.ops.cast(1.0 / math.sqrt(self.head_size), query.dtype)
         scores = keras.ops.matmul(query, keras.ops.transpose(key, (0, 1, 3, 2)))
         # Keras autocasts layer inputs to the compute dtype; the bias is

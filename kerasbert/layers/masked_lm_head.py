@@ -36,6 +36,9 @@ class MaskedLMHead(keras.layers.Layer):
     Call arguments:
         sequence_output: ``[batch, seq, hidden]``.
         masked_positions: int ``[batch, num_predictions]``; positions to score.
+            ``None`` when ``sequence_output`` already holds only those
+            positions (``[batch, num_predictions, hidden]``, as an encoder
+            run with ``output_positions`` returns it).
 
     Returns:
         float32 logits ``[batch, num_predictions, vocab]``.
@@ -75,12 +78,14 @@ class MaskedLMHead(keras.layers.Layer):
         )
         self.built = True
 
-    def call(self, sequence_output, masked_positions):
-        selected = keras.ops.take_along_axis(
-            sequence_output,
-            keras.ops.expand_dims(keras.ops.cast(masked_positions, "int32"), -1),
-            axis=1,
-        )
+    def call(self, sequence_output, masked_positions=None):
+        selected = sequence_output
+        if masked_positions is not None:
+            selected = keras.ops.take_along_axis(
+                sequence_output,
+                keras.ops.expand_dims(keras.ops.cast(masked_positions, "int32"), -1),
+                axis=1,
+            )
         hidden = self.layer_norm(self.transform(selected))
         embedding_matrix = keras.ops.cast(self._tied.layer.embeddings, hidden.dtype)
         logits = keras.ops.matmul(hidden, keras.ops.transpose(embedding_matrix))
@@ -88,7 +93,9 @@ class MaskedLMHead(keras.layers.Layer):
             self.output_bias, "float32"
         )
 
-    def compute_output_shape(self, sequence_output_shape, masked_positions_shape):
+    def compute_output_shape(self, sequence_output_shape, masked_positions_shape=None):
+        if masked_positions_shape is None:
+            return (*sequence_output_shape[:-1], self.vocabulary_size)
         return (*masked_positions_shape, self.vocabulary_size)
 
     def get_config(self):

@@ -59,14 +59,21 @@ class ResidualSublayer(keras.layers.Layer):
     def build_transform(self, input_shape) -> None:
         raise NotImplementedError
 
-    def transform(self, x, *args, training=None):
+    def transform(self, x, *args, training=None, **kwargs):
         raise NotImplementedError
 
-    def call(self, x, *args, training=None):
+    def residual_rows(self, x, *args, **kwargs):
+        """The rows of ``x`` that ``transform``'s output rows add to: all of them.
+
+        Overridden by sublayers whose output covers only some input rows.
+        """
+        return x
+
+    def call(self, x, *args, training=None, **kwargs):
         y = self.layer_norm(x) if self.norm_first else x
-        y = self.transform(y, *args, training=training)
+        y = self.transform(y, *args, training=training, **kwargs)
         y = self.dropout(y, training=training)
-        x = x + y
+        x = self.residual_rows(x, *args, **kwargs) + y
         return x if self.norm_first else self.layer_norm(x)
 
     def compute_output_shape(self, input_shape):

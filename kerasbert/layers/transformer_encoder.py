@@ -30,11 +30,17 @@ class SharedTransformerEncoder(keras.layers.Layer):
         inputs: ``[batch, seq, hidden_size]`` embeddings.
         attention_bias: float32 ``[batch, 1, 1, seq]``.
         training: enables dropout.
+        output_positions: optional int32 ``[batch, P]``: the last block
+            computes only these positions (attending to all of them). A
+            masked-LM loss reads the last layer at the masked positions only,
+            so this skips the last block's attention output, feed-forward and
+            scores for every other token, with the same result there.
 
     Returns:
         A list of ``num_layers + 1`` tensors ``[batch, seq, hidden_size]``: the
         input followed by every block's output (the last is the sequence
-        output; with ``norm_first`` it has passed the final LayerNorm).
+        output; with ``norm_first`` it has passed the final LayerNorm). With
+        ``output_positions`` the last is ``[batch, P, hidden_size]``.
     """
 
     def __init__(
@@ -147,7 +153,7 @@ class SharedTransformerEncoder(keras.layers.Layer):
             self.final_layer_norm.build(flat_shape)
         self.built = True
 
-    def call(self, inputs, attention_bias, training=None):
+    def call(self, inputs, attention_bias, training=None, output_positions=None):
         batch, length = keras.ops.shape(inputs)[0], keras.ops.shape(inputs)[1]
         # The blocks work on [batch * seq, hidden]: every dense layer is then a
         # plain 2-D MatMul, which TF's oneDNN remapper fuses with its bias add
@@ -156,13 +162,20 @@ class SharedTransformerEncoder(keras.layers.Layer):
         flat_states = []
         for layer_index in range(self.num_layers):
             attention, feed_forward = self.block_sublayers(layer_index)
-            x = attention(x, attention_bias, training=training)
+            last = layer_index == self.num_layers - 1
+            query_positions = output_positions if last else None
+            x = attention(
+                x, attention_bias, query_positions=query_positions, training=training
+            )
             x = feed_forward(x, training=training)
             flat_states.append(x)
         if self.final_layer_norm is not None:
             flat_states[-1] = self.final_layer_norm(flat_states[-1])
         shape = (batch, length, self.hidden_size)
-        return [inputs] + [keras.ops.reshape(h, shape) for h in flat_states]
+        states = [inputs] + [keras.ops.reshape(h, shape) for h in flat_states[:-1]]
+        if output_positions is not None:
+            shape = (batch, keras.ops.shape(output_positions)[1], self.hidden_size)
+        return states + [keras.ops.reshape(flat_states[-1], shape)]
 
     def compute_output_shape(self, input_shape):
         return [input_shape] * (self.num_layers + 1)

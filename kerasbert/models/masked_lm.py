@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import tensorflow as tf
 
 from kerasbert.layers.masked_lm_head import MaskedLMHead
 from kerasbert.models.encoder import Encoder
@@ -60,6 +61,26 @@ class MaskedLanguageModel(EncoderTask):
             outputs["sentence_logits"] = sentence_head(encoded["pooled_output"])
         super().__init__(encoder, inputs=inputs, outputs=outputs, **kwargs)
         self.sentence_task = sentence_task
+
+    def masked_outputs(self, inputs: dict, training=None) -> dict:
+        """``self(inputs)``'s outputs, with the last block run only where read.
+
+        The heads read the last layer at ``masked_lm_positions`` (and at
+        [CLS] for the sentence head), so the encoder's last block computes
+        just those positions (``Encoder.encode_positions``); the outputs
+        equal ``call``'s. Pretraining steps use this.
+        """
+        positions = tf.cast(inputs["masked_lm_positions"], tf.int32)
+        if self.sentence_task:
+            positions = tf.concat([tf.zeros_like(positions[:, :1]), positions], 1)
+        selected = self.encoder.encode_positions(inputs, positions, training=training)
+        outputs = {}
+        if self.sentence_task:
+            pooled = self.encoder.pooler(selected[:, 0])
+            outputs["sentence_logits"] = self.get_layer("sentence_head")(pooled)
+            selected = selected[:, 1:]
+        outputs["mlm_logits"] = self.get_layer("mlm_head")(selected)
+        return outputs
 
     def head_config(self) -> dict[str, Any]:
         return {"sentence_task": self.sentence_task}

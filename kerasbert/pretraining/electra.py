@@ -201,13 +201,18 @@ class ElectraPretrainer(keras.Model):
         self.rtd_logits.build((None, hidden))
         self.built = True
 
-    def _encode(self, projection, transformer, input_ids, features, training):
-        """``[batch, seq, H]`` sequence output of one of the two encoders."""
+    def _encode(
+        self, projection, transformer, input_ids, features, training, positions=None
+    ):
+        """``[batch, seq, H]`` sequence output of one of the two encoders.
+
+        With ``positions`` (int32 ``[batch, P]``), only those: ``[batch, P, H]``.
+        """
         x = self.embeddings(input_ids, features.get("segment_ids"), training=training)
         if projection is not None:
             x = projection(x)
         bias = attention_bias_from_mask(features["input_mask"])
-        return transformer(x, bias, training=training)[-1]
+        return transformer(x, bias, training=training, output_positions=positions)[-1]
 
     def call(self, features: dict, training: bool = False, seed=None) -> dict:
         """Runs generator, sampling and discriminator.
@@ -246,8 +251,9 @@ class ElectraPretrainer(keras.Model):
             generator_input,
             features,
             training,
+            positions=positions,
         )
-        mlm_logits = self.generator_head(generated, positions)
+        mlm_logits = self.generator_head(generated)
         samples = gumbel_max_sample(mlm_logits, sample_seed)
         corrupted = scatter_at_positions(original, positions, samples, weights)
         discriminated = self._encode(

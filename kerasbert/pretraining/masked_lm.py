@@ -70,7 +70,7 @@ class MaskedLMPretrainer(MaskedLanguageModel):
             name: features[name]
             for name in (*self.encoder.input_names, "masked_lm_positions")
         }
-        outputs = self(model_inputs, training=training)
+        outputs = self.masked_outputs(model_inputs, training=training)
         mlm_total, sums = masked_lm_statistics(
             outputs["mlm_logits"],
             features["masked_lm_ids"],
