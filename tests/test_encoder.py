@@ -120,15 +120,22 @@ def test_outputs_for_real_tokens_do_not_depend_on_padding():
 
 @pytest.mark.parametrize(
     "overrides",
-    [{}, {"norm_first": True}, {"num_groups": 1, "embedding_size": 8}],
-    ids=["post_ln", "pre_ln", "albert"],
+    [
+        {},
+        {"norm_first": True},
+        {"num_groups": 1, "embedding_size": 8},
+        {"type_vocabulary_size": 0, "use_pooler": False},
+    ],
+    ids=["post_ln", "pre_ln", "albert", "no_segments"],
 )
 def test_encode_positions_equals_gathered_sequence_output(overrides):
     encoder = Encoder(**dict(TINY_ENCODER, **overrides))
     inputs = random_inputs(batch=3, length=10)
     # Repeated and padding positions are allowed too.
     positions = np.array([[0, 3, 3], [9, 1, 0], [2, 0, 1]], np.int32)
-    full = np.asarray(encoder(inputs)["sequence_output"])
+    full = encoder({name: inputs[name] for name in encoder.input_names})
+    full = np.asarray(full["sequence_output"])
+    # Inputs the encoder does not take (segment_ids here) are ignored.
     selected = encoder.encode_positions(inputs, positions)
     assert selected.shape == (3, 3, 16)
     expected = np.take_along_axis(full, positions[..., None], axis=1)

@@ -185,9 +185,8 @@ class Encoder(keras.Model):
         layer at the masked positions (and [CLS]) only; for BERT-mini at
         seq 128 with 20 predictions this skips ~60% of the last block.
         """
-        x = self.embeddings(
-            inputs["input_ids"], inputs.get("segment_ids"), training=training
-        )
+        segment_ids = inputs["segment_ids"] if self.type_vocabulary_size else None
+        x = self.embeddings(inputs["input_ids"], segment_ids, training=training)
         bias = attention_bias_from_mask(inputs["input_mask"])
         states = self.transformer(
             x, bias, training=training, output_positions=positions
