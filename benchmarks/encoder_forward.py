@@ -2,9 +2,10 @@
 
 Measures sequences/s of a forward pass (batch 32 x seq 128 by default) for the
 MiniLM-L6-H384 and BERT-base architectures, in float32 and mixed_bfloat16, plus
-achieved GFLOP/s against a measured matmul peak. Models are timed in
-interleaved rounds (kerasbert, keras-hub, HF, kerasbert, ...) so drift on a
-shared machine hits all of them alike; medians are reported.
+achieved GFLOP/s against a measured matmul peak. Every implementation and
+precision of a config is timed in the same interleaved rounds, so drift on a
+shared machine hits all of them alike; speeds are medians, and the ratios are
+medians of per-round ratios.
 
     python -m benchmarks.encoder_forward                 # full run
     python -m benchmarks.encoder_forward --configs minilm_l6_h384 --repeats 5
@@ -144,67 +145,91 @@ RUNNERS = {
 }
 
 
-def benchmark_case(config_name: str, precision: str, args) -> dict:
+def benchmark_config(config_name: str, args) -> list[dict]:
+    """Times every (implementation, precision) of one config in the same rounds.
+
+    Each round runs every forward once, so drift in machine speed (shared
+    hosts: CPU steal changes by the minute) hits all of them alike; the
+    ratios are medians of per-round ratios, not ratios of medians taken at
+    different times.
+    """
     config = preset_config(config_name, dropout=0.0, attention_dropout=0.0)
     inputs = random_batch(args.batch, args.length, config["vocabulary_size"])
     runners = {}
-    for name in args.peers:
-        runner = RUNNERS[name](config, PRECISIONS[precision], inputs, args.xla)
-        if runner is not None:
-            runner()  # build and trace before timing
-            runners[name] = runner
-    timings = {name: [] for name in runners}
+    for precision in args.precisions:
+        for name in args.peers:
+            runner = RUNNERS[name](config, PRECISIONS[precision], inputs, args.xla)
+            if runner is not None:
+                runner()  # build and trace before timing
+                runners[name, precision] = runner
+    timings = {key: [] for key in runners}
     for _ in range(args.repeats):
-        for name, runner in runners.items():
-            timings[name] += time_call(
-                runner, repeats=1, warmup=0 if timings[name] else 1
+        for key, runner in runners.items():
+            timings[key] += time_call(
+                runner, repeats=1, warmup=0 if timings[key] else 1
             )
     flops = forward_flops(config, args.batch, args.length)
-    return {
-        "config": config_name,
-        "precision": precision,
-        "xla": args.xla,
-        "seconds": timings,
-        "sequences_per_second": {n: args.batch / median(t) for n, t in timings.items()},
-        "gflops_per_second": {n: flops / median(t) / 1e9 for n, t in timings.items()},
-    }
+
+    def round_ratio(numerator: tuple, denominator: tuple) -> float | None:
+        if numerator not in timings or denominator not in timings:
+            return None
+        return median(
+            [
+                d / n
+                for n, d in zip(timings[numerator], timings[denominator], strict=True)
+            ]
+        )
+
+    cases = []
+    for precision in args.precisions:
+        seconds = {n: t for (n, p), t in timings.items() if p == precision}
+        cases.append(
+            {
+                "config": config_name,
+                "precision": precision,
+                "xla": args.xla,
+                "seconds": seconds,
+                "sequences_per_second": {
+                    n: args.batch / median(t) for n, t in seconds.items()
+                },
+                "gflops_per_second": {
+                    n: flops / median(t) / 1e9 for n, t in seconds.items()
+                },
+                "ratio_vs_keras_hub": round_ratio(
+                    ("kerasbert", precision), ("keras-hub", precision)
+                ),
+                "bf16_speedup_vs_own_fp32": round_ratio(
+                    ("kerasbert", precision), ("kerasbert", "fp32")
+                )
+                if precision == "bf16"
+                else None,
+            }
+        )
+    return cases
 
 
-def summarize(
-    cases: list[dict], peaks: dict[str, float]
-) -> tuple[list[list[object]], dict]:
-    rows, fp32_speed = [], {}
+def summary_rows(cases: list[dict], peaks: dict[str, float]) -> list[list[object]]:
+    rows = []
     for case in cases:
         speeds = case["sequences_per_second"]
-        ours = speeds["kerasbert"]
-        if case["precision"] == "fp32":
-            fp32_speed[case["config"]] = ours
-        peak = peaks[case["precision"]]
-        case["ratio_vs_keras_hub"] = (
-            ours / speeds["keras-hub"] if "keras-hub" in speeds else None
-        )
-        case["bf16_speedup_vs_own_fp32"] = (
-            ours / fp32_speed[case["config"]]
-            if case["precision"] == "bf16" and case["config"] in fp32_speed
-            else None
+        versus_hub, over_fp32 = (
+            case["ratio_vs_keras_hub"],
+            case["bf16_speedup_vs_own_fp32"],
         )
         rows.append(
             [
                 case["config"],
                 case["precision"],
-                f"{ours:.1f}",
+                f"{speeds['kerasbert']:.1f}",
                 f"{speeds.get('keras-hub', float('nan')):.1f}",
                 f"{speeds.get('hf-torch', float('nan')):.1f}",
-                f"{case['ratio_vs_keras_hub']:.2f}"
-                if case["ratio_vs_keras_hub"]
-                else "-",
-                f"{case['bf16_speedup_vs_own_fp32']:.2f}"
-                if case["bf16_speedup_vs_own_fp32"]
-                else "-",
-                f"{case['gflops_per_second']['kerasbert']:.0f} / {peak:.0f}",
+                f"{versus_hub:.2f}" if versus_hub else "-",
+                f"{over_fp32:.2f}" if over_fp32 else "-",
+                f"{case['gflops_per_second']['kerasbert']:.0f} / "
+                f"{peaks[case['precision']]:.0f}",
             ]
         )
-    return rows, fp32_speed
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -233,17 +258,16 @@ def main(argv: list[str] | None = None) -> None:
     }
     cases = []
     for config_name in args.configs:
-        for precision in args.precisions:
-            case = benchmark_case(config_name, precision, args)
+        for case in benchmark_config(config_name, args):
             print(
                 config_name,
-                precision,
+                case["precision"],
                 {k: round(v, 1) for k, v in case["sequences_per_second"].items()},
                 flush=True,
             )
             cases.append(case)
-            keras.backend.clear_session()
-    rows, _ = summarize(cases, peaks)
+        keras.backend.clear_session()
+    rows = summary_rows(cases, peaks)
     header = [
         "config",
         "precision",
@@ -260,7 +284,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     markdown = (
         f"# Encoder forward: batch {args.batch} x seq {args.length}, XLA={args.xla}\n\n"
-        f"Medians of {args.repeats} interleaved rounds. Machine: {machine['cpu']}, "
+        f"Medians of {args.repeats} rounds; each round runs every implementation "
+        "and precision of a config once, and the two ratio columns are medians "
+        f"of per-round ratios. Machine: {machine['cpu']}, "
         f"{machine['cores']} cores. Versions: {versions}.\n\n"
         + markdown_table(header, rows)
     )
