@@ -34,6 +34,16 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def median_round_ratio(numerators: list[float], denominators: list[float]) -> float:
+    """Median over rounds of ``numerators[i] / denominators[i]``.
+
+    Each round measures both sides back to back, so its ratio compares them
+    under the same machine load; the median is robust to the load drifting
+    between rounds (shared hosts), unlike a ratio of two medians.
+    """
+    return median([n / d for n, d in zip(numerators, denominators, strict=True)])
+
+
 def machine_info() -> dict[str, object]:
     """CPU model, core count, memory and OS of the machine running the benchmark."""
     cpu = platform.processor()

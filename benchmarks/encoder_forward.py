@@ -27,6 +27,7 @@ from benchmarks.common import (  # noqa: E402
     machine_info,
     markdown_table,
     median,
+    median_round_ratio,
     time_call,
     write_results,
 )
@@ -173,12 +174,8 @@ def benchmark_config(config_name: str, args) -> list[dict]:
     def round_ratio(numerator: tuple, denominator: tuple) -> float | None:
         if numerator not in timings or denominator not in timings:
             return None
-        return median(
-            [
-                d / n
-                for n, d in zip(timings[numerator], timings[denominator], strict=True)
-            ]
-        )
+        # Seconds, so the speed ratio is denominator time over numerator time.
+        return median_round_ratio(timings[denominator], timings[numerator])
 
     cases = []
     for precision in args.precisions:

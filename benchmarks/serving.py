@@ -41,6 +41,7 @@ from benchmarks.common import (  # noqa: E402
     library_versions,
     machine_info,
     markdown_table,
+    median_round_ratio,
     write_results,
 )
 from kerasbert import Encoder, SentenceEncoder  # noqa: E402
@@ -344,7 +345,7 @@ def main() -> None:
             3,
         ),
         "batching_throughput_over_unbatched_median_of_rounds": round(
-            float(np.median(np.divide(batched_rounds, grpc_rounds))), 3
+            median_round_ratio(batched_rounds, grpc_rounds), 3
         ),
         # Upper bound of the batching gain on this machine: throughput of
         # in-process calls that each carry all the clients' texts, over the

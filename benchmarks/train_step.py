@@ -40,6 +40,7 @@ from benchmarks.common import (  # noqa: E402
     machine_info,
     markdown_table,
     median,
+    median_round_ratio,
     write_results,
 )
 from kerasbert.models.presets import preset_config  # noqa: E402
@@ -180,12 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             rounds = measure(args, precision, xla)
             rates = {name: median(values) for name, values in rounds.items()}
             speedup = rates["kerasbert"] / rates["keras-hub"]
-            # Rounds alternate the two, so each round's ratio compares them
-            # under the same load; its median is robust to load drifting.
-            round_speedup = median(
-                k / h
-                for k, h in zip(rounds["kerasbert"], rounds["keras-hub"], strict=True)
-            )
+            round_speedup = median_round_ratio(rounds["kerasbert"], rounds["keras-hub"])
             results.append(
                 {
                     "precision": precision,
