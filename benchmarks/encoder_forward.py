@@ -200,6 +200,15 @@ def benchmark_config(config_name: str, args) -> list[dict]:
                 )
                 if precision == "bf16"
                 else None,
+                # The same ratio for the peers: what bf16 gains on this machine
+                # for an implementation other than kerasbert.
+                "peer_bf16_speedups_vs_own_fp32": {
+                    name: round_ratio((name, precision), (name, "fp32"))
+                    for name in seconds
+                    if name != "kerasbert"
+                }
+                if precision == "bf16"
+                else {},
             }
         )
     return cases
@@ -213,6 +222,7 @@ def summary_rows(cases: list[dict], peaks: dict[str, float]) -> list[list[object
             case["ratio_vs_keras_hub"],
             case["bf16_speedup_vs_own_fp32"],
         )
+        peers_over_fp32 = case.get("peer_bf16_speedups_vs_own_fp32", {})
         rows.append(
             [
                 case["config"],
@@ -222,6 +232,10 @@ def summary_rows(cases: list[dict], peaks: dict[str, float]) -> list[list[object
                 f"{speeds.get('hf-torch', float('nan')):.1f}",
                 f"{versus_hub:.2f}" if versus_hub else "-",
                 f"{over_fp32:.2f}" if over_fp32 else "-",
+                " / ".join(
+                    f"{peers_over_fp32[name]:.2f}" if peers_over_fp32.get(name) else "-"
+                    for name in ("keras-hub", "hf-torch")
+                ),
                 f"{case['gflops_per_second']['kerasbert']:.0f} / "
                 f"{peaks[case['precision']]:.0f}",
             ]
@@ -273,6 +287,7 @@ def main(argv: list[str] | None = None) -> None:
         "HF torch seq/s",
         "kerasbert / keras-hub",
         "bf16 / own fp32",
+        "keras-hub / HF torch: bf16 / own fp32",
         "kerasbert GFLOP/s / matmul peak",
     ]
     machine = machine_info()
