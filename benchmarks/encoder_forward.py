@@ -222,7 +222,7 @@ def summary_rows(cases: list[dict], peaks: dict[str, float]) -> list[list[object
             case["ratio_vs_keras_hub"],
             case["bf16_speedup_vs_own_fp32"],
         )
-        peers_over_fp32 = case.get("peer_bf16_speedups_vs_own_fp32", {})
+        peers_over_fp32 = case["peer_bf16_speedups_vs_own_fp32"]
         rows.append(
             [
                 case["config"],
