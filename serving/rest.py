@@ -1,277 +1,320 @@
 """TF Serving's REST API (``/v1/models/...``) over an ``InferenceEngine``.
 
-Supported, with TF Serving's JSON formats:
+Requests and answers are those of ``tensorflow_model_server
+--rest_api_port`` (http_rest_api_handler.cc, http_rest_api_util.cc,
+util/json_tensor.cc, http_server.cc):
 
-* ``GET  /v1/models/NAME[/versions/V]``           model status
-* ``GET  /v1/models/NAME[/versions/V]/metadata``  signature defs
-* ``POST /v1/models/NAME[/versions/V]:predict``   ``{"instances": [...]}`` (row
-  format, answered with ``{"predictions": [...]}``) or ``{"inputs": ...}``
-  (column format, answered with ``{"outputs": ...}``); strings are JSON
-  strings, or ``{"b64": "..."}`` for arbitrary bytes.
+* ``GET  /v1/models/NAME[/versions/V | /labels/L]``           model status
+* ``GET  /v1/models/NAME[/versions/V | /labels/L]/metadata``  signature defs
+* ``POST /v1/models/NAME[/versions/V | /labels/L]:predict``   ``instances``
+  (row format, answered ``{"predictions": ...}``) or ``inputs`` (columnar,
+  answered ``{"outputs": ...}``); strings are JSON strings or
+  ``{"b64": "..."}``;
+* ``POST ...:classify`` / ``...:regress``: ``examples`` (and ``context``) as
+  ``tf.Example``s, answered ``{"results": ...}``;
+* ``<metrics_path>``: the Prometheus page, when metrics are on.
 
-Errors are ``{"error": "..."}`` with the HTTP status of the gRPC code.
+Errors are ``{"error": "..."}`` with TF Serving's HTTP status for the gRPC
+code; a path outside ``/v1/`` is 404, a malformed ``/v1/`` request 400.
+
+This module ties the API together: it owns the routes (``parse_route``),
+the dispatch of a route to the engine (``RestApi``), the HTTP status of
+each gRPC code (``HTTP_STATUS``) and ``RestServer``. The work is done in
+modules with one job each, imported one way (none imports this one):
+
+* ``serving.rest_json``: parsing request bodies, with the JSON nesting
+  capped before parsing;
+* ``serving.rest_inputs`` / ``serving.rest_examples``: JSON -> predict
+  input tensors / serialized ``tf.Example``s, with tensor sizes checked
+  before arrays are built;
+* ``serving.rest_outputs``: outputs -> TF Serving's JSON answer text;
+* ``serving.http_server`` (with ``serving.http_connections``): the
+  HTTP/1.1 transport, which knows nothing of TF Serving. For a server
+  exposed to clients, a body is refused from its Content-Length before it
+  is read, each request must arrive within a read timeout, open
+  connections are capped, and ``stop`` drops idle and half-sent
+  connections at once while requests in flight finish.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import ssl
+from dataclasses import dataclass, replace
+from typing import Protocol
+from urllib.parse import unquote
 
 import grpc
 import numpy as np
-import tensorflow as tf
-from google.protobuf import json_format
-from tensorflow.core.framework import types_pb2
+from google.protobuf import wrappers_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
-from tensorflow_serving.apis import get_model_metadata_pb2
+from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2
 
-from serving.batching import Arrays
-from serving.constants import DEFAULT_SIGNATURE
-from serving.errors import ServingError, invalid_argument, not_found
-from serving.inference import InferenceEngine
-from serving.tensors import NUMPY_DTYPES, to_jsonable
+from serving.config_files import PROMETHEUS_PATH
+from serving.errors import ServingError, invalid_argument
+from serving.grpc_service import status_response
+from serving.http_server import HttpServer, Reply, error_reply
+from serving.inference import InferenceEngine, RequestSpec
+from serving.rest_examples import examples_tensor
+from serving.rest_inputs import predict_inputs
+from serving.rest_json import INT64_MAX, parse_json_body, signature_name
+from serving.rest_outputs import classify_json, predict_json, proto_json, regress_json
 
 logger = logging.getLogger("serving")
 
-_ROUTE = re.compile(
-    r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
-    r"(?P<action>/metadata|:predict)?$"
+ENTRYPOINT = "REST"
+PROMETHEUS_TYPE = "text/plain; version=0.0.4"
+
+# http_server.cc ToHTTPStatusCode: the HTTP status of each gRPC code.
+HTTP_STATUS: dict[grpc.StatusCode, int] = {
+    grpc.StatusCode.OK: 200,
+    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.UNKNOWN: 500,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.INTERNAL: 500,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DATA_LOSS: 500,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+}
+
+# The API label of each route in the request metrics (TF Serving's names).
+_METRIC_API = {
+    "predict": "Predict",
+    "classify": "Classify",
+    "regress": "Regress",
+    "metadata": "GetModelMetadata",
+    "status": "GetModelStatus",
+}
+
+
+class MetricsPage(Protocol):
+    """What the metrics path serves (``serving.metrics.Metrics``)."""
+
+    def render(self) -> str: ...
+
+
+# --------------------------------------------------------------------------
+# Routes (http_rest_api_util.cc)
+# --------------------------------------------------------------------------
+
+_API_PATH = re.compile(r"/v1/.*", re.IGNORECASE)
+_VERSION_OR_LABEL = r"(?:/versions/(?P<version>[0-9]+)|/labels/(?P<label>[^/:]+))?"
+_PREDICTION_PATH = re.compile(
+    r"/v1/models/(?P<name>[^/:]+)" + _VERSION_OR_LABEL + r":(?P<api>[a-z]+)",
+    re.IGNORECASE,
 )
+_MODEL_PATH = re.compile(
+    r"/v1/models(?:/(?P<name>[^/:]+))?"
+    + _VERSION_OR_LABEL
+    + r"(?:/(?P<resource>metadata))?",
+    re.IGNORECASE,
+)
+_PREDICTION_APIS = ("classify", "regress", "predict")
 
 
-def _to_bytes(value: object) -> object:
-    """JSON strings -> UTF-8 bytes and ``{"b64": ...}`` -> bytes, recursively."""
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    if isinstance(value, dict):
-        if set(value) != {"b64"}:
-            raise invalid_argument(
-                "Objects inside a string tensor must be {'b64': ...}, got keys "
-                f"{sorted(value)}."
-            )
-        try:
-            return base64.b64decode(value["b64"], validate=True)
-        except (ValueError, TypeError) as error:
-            raise invalid_argument(f"Bad base64 string: {error}.") from None
-    if isinstance(value, list):
-        return [_to_bytes(item) for item in value]
-    raise invalid_argument(f"Expected a string, got {type(value).__name__} {value!r}.")
+@dataclass(frozen=True)
+class Route:
+    """One API call: ``status``, ``metadata``, ``predict``, ``classify`` or
+    ``regress``, on the model version the path names."""
+
+    api: str
+    spec: RequestSpec
 
 
-def _to_array(name: str, value: object, info: meta_graph_pb2.TensorInfo) -> np.ndarray:
-    """One JSON value as an array of the signature input's dtype."""
-    dtype = NUMPY_DTYPES.get(info.dtype)
-    if dtype is None:
-        raise invalid_argument(f"Input {name!r} has an unsupported dtype.")
-    try:
-        if info.dtype == types_pb2.DT_STRING:
-            array = np.array(_to_bytes(value), dtype=object)
-            if any(not isinstance(v, bytes) for v in array.reshape(-1)):
-                raise ValueError("ragged nesting")
-            return array
-        array = np.asarray(value)
-        if array.dtype.kind not in "biuf" or (
-            array.dtype.kind == "f" and dtype.kind in "iu"
-        ):
-            raise ValueError(f"{array.dtype.kind!r} values")
-        return array.astype(dtype)
-    except ValueError as error:
-        raise invalid_argument(
-            f"Input {name!r} must be a rectangular nested list of "
-            f"{types_pb2.DataType.Name(info.dtype)} values ({error})."
-        ) from None
+def _path_version(text: str) -> int:
+    """A path's version number; like TF Serving's int64 parse, refuses
+    numbers past int64 (and, unlike ``int()``, thousands of digits)."""
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(INT64_MAX)) or int(digits) > INT64_MAX:
+        raise invalid_argument(f"Failed to convert version: {text} to numeric.")
+    return int(digits)
 
 
-def request_arrays(
-    body: dict, signature_name: str, signature: meta_graph_pb2.SignatureDef
-) -> tuple[Arrays, bool]:
-    """Named input arrays of a predict body, and whether it used row format."""
-    if ("instances" in body) == ("inputs" in body):
-        raise invalid_argument("The body needs exactly one of 'instances' or 'inputs'.")
-    names = sorted(signature.inputs)
-    row_format = "instances" in body
-    if row_format:
-        instances = body["instances"]
-        if not isinstance(instances, list) or not instances:
-            raise invalid_argument("'instances' must be a non-empty list.")
-        if all(isinstance(row, dict) and "b64" not in row for row in instances):
-            keys = set(instances[0])
-            if any(set(row) != keys for row in instances):
-                raise invalid_argument("Every instance must have the same keys.")
-            columns = {key: [row[key] for row in instances] for key in keys}
-        else:
-            columns = {names[0]: instances} if len(names) == 1 else None
-    else:
-        inputs = body["inputs"]
-        if isinstance(inputs, dict) and "b64" not in inputs:
-            columns = inputs
-        else:
-            columns = {names[0]: inputs} if len(names) == 1 else None
-    if columns is None:
-        raise invalid_argument(
-            f"Signature {signature_name!r} takes named inputs {names}; send objects."
-        )
-    unknown = set(columns) - set(names)
-    if unknown:
-        raise invalid_argument(
-            f"Signature {signature_name!r} takes inputs {names}; got unknown "
-            f"{sorted(unknown)}."
-        )
-    arrays = {
-        key: _to_array(key, value, signature.inputs[key])
-        for key, value in columns.items()
-    }
-    return arrays, row_format
+def parse_route(method: str, path: str) -> Route:
+    """The API call of a ``/v1/`` request path, as TF Serving parses it.
+
+    Matching is case-insensitive, but only the lower-case API names and
+    ``metadata`` select them (``/METADATA`` is a status request); names and
+    labels are percent-decoded.
+
+    Raises:
+        ServingError(INVALID_ARGUMENT): a malformed request, a version past
+            int64, or a status request without a model name.
+    """
+    pattern = {"POST": _PREDICTION_PATH, "GET": _MODEL_PATH}.get(method)
+    match = pattern.fullmatch(path) if pattern else None
+    if match is None or (method == "POST" and match["api"] not in _PREDICTION_APIS):
+        raise invalid_argument(f"Malformed request: {method} {path}")
+    spec = RequestSpec(
+        name=unquote(match["name"] or ""),
+        version=_path_version(match["version"]) if match["version"] else None,
+        label=unquote(match["label"]) if match["label"] else None,
+    )
+    if method == "POST":
+        return Route(match["api"], spec)
+    if not spec.name:
+        raise invalid_argument("Missing model name in request.")
+    return Route("metadata" if match["resource"] == "metadata" else "status", spec)
 
 
-def response_body(outputs: Arrays, row_format: bool) -> dict:
-    """TF Serving's ``{"predictions": ...}`` or ``{"outputs": ...}`` body."""
-    values = {name: to_jsonable(array) for name, array in outputs.items()}
-    if not row_format:
-        return {"outputs": next(iter(values.values())) if len(values) == 1 else values}
-    if len(values) == 1:
-        return {"predictions": next(iter(values.values()))}
-    rows = len(next(iter(outputs.values())))
-    return {
-        "predictions": [
-            {name: value[row] for name, value in values.items()} for row in range(rows)
-        ]
-    }
+# --------------------------------------------------------------------------
+# The API, independent of HTTP
+# --------------------------------------------------------------------------
 
 
-def _status_body(states: dict[int, str]) -> dict:
-    return {
-        "model_version_status": [
-            {
-                "version": str(version),
-                "state": state,
-                "status": {"error_code": "OK", "error_message": ""},
-            }
-            for version, state in sorted(states.items())
-        ]
-    }
+class RestApi:
+    """Answers REST requests (method, path, body) with an engine.
 
-
-def _metadata_body(engine: InferenceEngine, name: str, version: int | None) -> dict:
-    served, signatures = engine.metadata(name, version)
-    signature_map = get_model_metadata_pb2.SignatureDefMap()
-    for key, signature in signatures.items():
-        signature_map.signature_def[key].CopyFrom(signature)
-    return {
-        "model_spec": {"name": name, "signature_name": "", "version": str(served)},
-        "metadata": {
-            "signature_def": json_format.MessageToDict(
-                signature_map, preserving_proto_field_name=True
-            )
-        },
-    }
-
-
-def make_handler(
-    engine: InferenceEngine, max_body_bytes: int
-) -> type[BaseHTTPRequestHandler]:
-    """A request handler class bound to ``engine``."""
-
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "kerasbert-serving"
-
-        def log_message(self, format, *args):  # noqa: A002 (stdlib signature)
-            logger.debug("REST %s", format % args)
-
-        def _send(self, status: int, body: dict) -> None:
-            data = json.dumps(body).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _route(self, method: str) -> None:
-            try:
-                self._send(200, self._answer(method))
-            except ServingError as error:
-                self._send(error.http_status, {"error": error.message})
-            except tf.errors.OpError as error:
-                logger.exception("Model error on %s", self.path)
-                self._send(500, {"error": error.message})
-            except Exception as error:  # report, keep serving
-                logger.exception("Unexpected error on %s", self.path)
-                self._send(500, {"error": f"{type(error).__name__}: {error}"})
-
-        def _answer(self, method: str) -> dict:
-            match = _ROUTE.match(self.path.split("?", 1)[0])
-            if match is None:
-                raise not_found(f"Malformed request: {method} {self.path}")
-            name, action = match["name"], match["action"]
-            version = int(match["version"]) if match["version"] else None
-            if method == "GET" and action is None:
-                return _status_body(engine.states(name, version))
-            if method == "GET" and action == "/metadata":
-                return _metadata_body(engine, name, version)
-            if method == "POST" and action == ":predict":
-                return self._predict(name, version)
-            raise not_found(f"Malformed request: {method} {self.path}")
-
-        def _predict(self, name: str, version: int | None) -> dict:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > max_body_bytes:
-                self.close_connection = True
-                raise ServingError(
-                    grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"Request body of {length} bytes exceeds the limit of "
-                    f"{max_body_bytes}.",
-                )
-            try:
-                body = json.loads(self.rfile.read(length))
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                raise invalid_argument(f"Body is not valid JSON: {error}.") from None
-            if not isinstance(body, dict):
-                raise invalid_argument("The body must be a JSON object.")
-            signature_name = body.get("signature_name") or DEFAULT_SIGNATURE
-            _, signatures = engine.metadata(name, version)
-            if signature_name not in signatures:
-                raise invalid_argument(
-                    f"Serving signature name: {signature_name!r} not found in "
-                    f"signature def; available: {sorted(signatures)}."
-                )
-            arrays, row_format = request_arrays(
-                body, signature_name, signatures[signature_name]
-            )
-            _, outputs = engine.predict(name, version, signature_name, arrays)
-            return response_body(outputs, row_format)
-
-        def do_GET(self):  # noqa: N802 (stdlib naming)
-            self._route("GET")
-
-        def do_POST(self):  # noqa: N802 (stdlib naming)
-            self._route("POST")
-
-    return Handler
-
-
-class RestServer:
-    """The REST API on a background thread (``port=0`` picks a free port)."""
+    Args:
+        engine: runs the requests.
+        metrics: served as Prometheus text at ``metrics_path``, or None.
+        metrics_path: TF Serving's default when None.
+    """
 
     def __init__(
-        self, engine: InferenceEngine, host: str, port: int, max_body_bytes: int
+        self,
+        engine: InferenceEngine,
+        metrics: MetricsPage | None = None,
+        metrics_path: str | None = None,
     ):
-        self._server = ThreadingHTTPServer(
-            (host, port), make_handler(engine, max_body_bytes)
+        self.engine = engine
+        self.metrics = metrics
+        self.metrics_path = metrics_path or PROMETHEUS_PATH
+
+    def answer(self, method: str, path: str, body: bytes) -> Reply:
+        """The reply to one request; any failure becomes an error reply."""
+        path = path.split("?", 1)[0]
+        if self.metrics is not None and path == self.metrics_path:
+            return Reply(200, self.metrics.render().encode("utf-8"), PROMETHEUS_TYPE)
+        if not _API_PATH.fullmatch(path):
+            return error_reply(404, f"Malformed request: {method} {path}")
+        try:
+            route = parse_route(method, path)
+            with self.engine.observe(
+                _METRIC_API[route.api], ENTRYPOINT, route.spec.name
+            ):
+                return Reply(200, self._call(route, body).encode("utf-8"))
+        except ServingError as error:
+            return error_reply(HTTP_STATUS.get(error.code, 500), error.message)
+        except Exception as error:  # a server bug: report it, keep serving
+            logger.exception("REST %s %s failed", method, path)
+            return error_reply(500, f"{type(error).__name__}: {error}")
+
+    def _call(self, route: Route, body: bytes) -> str:
+        handlers = {
+            "status": self._status,
+            "metadata": self._metadata,
+            "predict": self._predict,
+            "classify": self._classify,
+            "regress": self._regress,
+        }
+        return handlers[route.api](route.spec, body)
+
+    def _status(self, spec: RequestSpec, body: bytes) -> str:
+        return proto_json(status_response(self.engine, spec))
+
+    def _metadata(self, spec: RequestSpec, body: bytes) -> str:
+        """``{"model_spec", "metadata": {"signature_def": SignatureDefMap}}``."""
+        version, signatures = self.engine.metadata(spec)
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        for name, signature in signatures.items():
+            signature_map.signature_def[name].CopyFrom(signature)
+        model_spec = model_pb2.ModelSpec(
+            name=spec.name, version=wrappers_pb2.Int64Value(value=version)
         )
-        self._server.daemon_threads = False  # server_close() waits for requests
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="rest-api", daemon=True
+        return (
+            '{"model_spec": '
+            + proto_json(model_spec)
+            + ', "metadata": {"signature_def": '
+            + proto_json(signature_map)
+            + "}}"
         )
 
-    def start(self) -> None:
-        self._thread.start()
+    def _signature(self, spec: RequestSpec) -> meta_graph_pb2.SignatureDef:
+        """The signature a predict request names (its input dtypes drive the
+        JSON conversion), looked up as TF Serving's GetInfoMap does."""
+        with self.engine.manager.servable(spec.name, spec.version, spec.label) as s:
+            signature = s.signature_defs.get(spec.signature)
+        if signature is None:
+            raise invalid_argument(
+                f'Serving signature name: "{spec.signature}" not found in signature def'
+            )
+        if not signature.inputs:
+            raise invalid_argument(
+                "Failed to get input map for signature: "
+                f"{spec.signature_name or 'DEFAULT'}"
+            )
+        return signature
 
-    def stop(self) -> None:
-        """Stops accepting, then waits for requests in flight to finish."""
-        self._server.shutdown()
-        self._server.server_close()
+    def _predict(self, spec: RequestSpec, body: bytes) -> str:
+        document = parse_json_body(body)
+        spec = replace(spec, signature_name=signature_name(document))
+        signature = self._signature(spec)
+        limit = self.engine.limits.max_tensor_elements
+        inputs, row_format = predict_inputs(document, signature, limit)
+        _, outputs = self.engine.predict(spec, inputs)
+        return predict_json(outputs, row_format)
+
+    def _examples(
+        self, spec: RequestSpec, body: bytes, api: str
+    ) -> tuple[RequestSpec, np.ndarray]:
+        """(Spec with the body's signature, serialized examples)."""
+        document = parse_json_body(body)
+        spec = replace(spec, signature_name=signature_name(document))
+        limit = self.engine.limits.max_batch_size
+        return spec, examples_tensor(document, api, limit)
+
+    def _classify(self, spec: RequestSpec, body: bytes) -> str:
+        _, classes = self.engine.classify(*self._examples(spec, body, "classify"))
+        return classify_json(classes)
+
+    def _regress(self, spec: RequestSpec, body: bytes) -> str:
+        _, values = self.engine.regress(*self._examples(spec, body, "regress"))
+        return regress_json(values)
+
+
+class RestServer(HttpServer):
+    """TF Serving's REST API on background threads.
+
+    Args:
+        engine: answers the requests.
+        metrics: ``render()`` gives the Prometheus page served at
+            ``metrics_path`` (TF Serving's default path if None); None: off.
+        host, port, max_body_bytes, read_timeout_s, max_connections,
+            ssl_context: the transport's, as ``serving.http_server.HttpServer``
+            takes them (body size limit, per-request read timeout,
+            connection cap, HTTPS).
+    """
+
+    def __init__(
+        self,
+        engine: InferenceEngine,
+        host: str,
+        port: int,
+        *,
+        max_body_bytes: int,
+        metrics: MetricsPage | None = None,
+        metrics_path: str | None = None,
+        read_timeout_s: float = 30.0,
+        max_connections: int = 256,
+        ssl_context: ssl.SSLContext | None = None,
+    ):
+        super().__init__(
+            RestApi(engine, metrics, metrics_path),
+            host,
+            port,
+            max_body_bytes=max_body_bytes,
+            read_timeout_s=read_timeout_s,
+            max_connections=max_connections,
+            ssl_context=ssl_context,
+        )

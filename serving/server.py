@@ -1,23 +1,36 @@
-"""A local model server speaking TF Serving's gRPC and REST APIs.
+"""A local model server that behaves like ``tensorflow_model_server``.
 
-It exists so the exported artifacts can be served and tested where the
-``tensorflow_model_server`` binary is not available. It loads the same
-SavedModel directories TF Serving loads, with the same version policy
-(highest version wins, hot-swapped when a new one appears).
+It serves the models of a ``--model_config_file`` (or one ``--model_name`` /
+``--model_base_path``) the way TF Serving does: versions loaded by
+TensorFlow's C++ ``LoadSavedModel`` and run by SignatureDef tensor names
+(``serving.saved_model_session``), TF Serving's version policies, labels
+and states (``serving.model_manager``), warmup replay, batching with its
+``batching_parameters`` (``serving.servable``), its gRPC services
+(``serving.grpc_service``), REST API (``serving.rest``) and Prometheus
+metrics (``serving.metrics``). So a model that TF Serving cannot run fails
+here too, and a test against this server says something about TF Serving.
 """
 
 from __future__ import annotations
 
 import logging
+import ssl
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 
+from serving.config_files import (
+    BatchingParameters,
+    ModelConfig,
+    MonitoringConfig,
+    VersionPolicy,
+)
 from serving.grpc_service import add_services
 from serving.inference import InferenceEngine, Limits
-from serving.model_store import BatchingConfig, ModelStore
+from serving.metrics import Metrics
+from serving.model_manager import ModelManager
 from serving.rest import RestServer
 
 logger = logging.getLogger("serving")
@@ -25,32 +38,54 @@ logger = logging.getLogger("serving")
 
 @dataclass
 class ServerConfig:
-    """Everything ``ModelServer`` needs.
+    """Everything ``ModelServer`` needs (TF Serving's flags, as values).
 
     Attributes:
-        model_path: ``BASE/NAME`` holding integer version directories.
+        models: the served models (``--model_config_file`` or one model).
         host: interface to bind (loopback by default: nothing is exposed).
-        grpc_port: gRPC port; 0 picks a free one.
-        rest_port: REST port; 0 picks a free one, None disables REST.
+        grpc_port: ``--port``; 0 picks a free one.
+        rest_port: ``--rest_api_port``; 0 picks a free one, None disables REST.
         limits: per-request limits.
-        batching: dynamic batching settings, or None.
-        poll_seconds: version polling interval (0 disables hot reload).
+        batching: ``--enable_batching`` with these parameters, or None.
+        poll_seconds: ``--file_system_poll_wait_seconds`` (0: look once).
+        enable_warmup: ``--enable_model_warmup``.
+        monitoring: ``--monitoring_config_file``'s settings, or None.
         max_message_bytes: largest gRPC message / REST body accepted.
-        workers: request-handling threads.
-        tls_cert, tls_key: PEM files; both set -> gRPC over TLS.
+        grpc_workers: ``--grpc_max_threads``.
+        rest_timeout_s: ``--rest_api_timeout_in_ms`` / 1000: how long a REST
+            client may take to send its request.
+        rest_max_connections: open REST connections at most.
+        tls_cert, tls_key: PEM files; both set -> gRPC and REST over TLS.
     """
 
-    model_path: Path
+    models: list[ModelConfig]
     host: str = "127.0.0.1"
     grpc_port: int = 8500
     rest_port: int | None = 8501
     limits: Limits = field(default_factory=Limits)
-    batching: BatchingConfig | None = None
+    batching: BatchingParameters | None = None
     poll_seconds: float = 1.0
+    enable_warmup: bool = True
+    monitoring: MonitoringConfig | None = None
     max_message_bytes: int = 16 * 2**20
-    workers: int = 16
+    grpc_workers: int = 16
+    rest_timeout_s: float = 30.0
+    rest_max_connections: int = 64
     tls_cert: Path | None = None
     tls_key: Path | None = None
+
+
+def single_model(base_path: str | Path, name: str | None = None) -> list[ModelConfig]:
+    """``--model_name`` / ``--model_base_path``: one model, latest version."""
+    base_path = Path(base_path)
+    return [
+        ModelConfig(
+            name=name or base_path.name,
+            base_path=base_path.resolve(),
+            version_policy=VersionPolicy("latest", num_versions=1),
+            version_labels={},
+        )
+    ]
 
 
 def _add_health_service(server: grpc.Server) -> bool:
@@ -64,23 +99,32 @@ def _add_health_service(server: grpc.Server) -> bool:
 
 
 class ModelServer:
-    """gRPC (+ optional REST) server over one ``ModelStore``.
+    """gRPC (+ optional REST) server over a ``ModelManager``.
 
-    ``start()`` loads the model and binds the ports (``grpc_port`` and
-    ``rest_port`` then hold the real ports); ``stop(grace_s)`` stops
-    accepting, lets requests in flight finish and drains the batchers.
+    ``start()`` loads the models (warmup included) and binds the ports
+    (``grpc_port`` and ``rest_port`` then hold the real ports);
+    ``stop(grace_s)`` stops accepting, lets requests in flight finish within
+    the grace period, drains the batchers and unloads the models.
     """
 
     def __init__(self, config: ServerConfig):
         self.config = config
-        self.store = ModelStore(config.model_path, config.poll_seconds, config.batching)
-        self.engine = InferenceEngine(self.store, config.limits)
+        monitoring = config.monitoring
+        self.metrics = (
+            Metrics() if monitoring and monitoring.prometheus_enabled else None
+        )
+        self.manager = ModelManager(config.models, config.poll_seconds, config.batching)
+        self.engine = InferenceEngine(self.manager, config.limits, self.metrics)
+        if config.enable_warmup:
+            self.manager.warm_up = self.engine.warm_up
+        if self.metrics is not None:
+            self.manager.on_load = self.metrics.count_load
         options = [
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),
         ]
         self._grpc = grpc.server(
-            futures.ThreadPoolExecutor(config.workers, thread_name_prefix="grpc"),
+            futures.ThreadPoolExecutor(config.grpc_workers, thread_name_prefix="grpc"),
             options=options,
         )
         add_services(self._grpc, self.engine)
@@ -89,42 +133,56 @@ class ModelServer:
         self.grpc_port = config.grpc_port
         self.rest_port = config.rest_port
 
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if not (self.config.tls_cert and self.config.tls_key):
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.config.tls_cert, self.config.tls_key)
+        return context
+
     def start(self) -> None:
-        self.store.start()
-        address = f"{self.config.host}:{self.config.grpc_port}"
-        if self.config.tls_cert and self.config.tls_key:
+        config = self.config
+        self.manager.start()
+        address = f"{config.host}:{config.grpc_port}"
+        if config.tls_cert and config.tls_key:
             credentials = grpc.ssl_server_credentials(
-                [(self.config.tls_key.read_bytes(), self.config.tls_cert.read_bytes())]
+                [(config.tls_key.read_bytes(), config.tls_cert.read_bytes())]
             )
             self.grpc_port = self._grpc.add_secure_port(address, credentials)
         else:
             self.grpc_port = self._grpc.add_insecure_port(address)
         self._grpc.start()
-        if self.config.rest_port is not None:
+        if config.rest_port is not None:
+            monitoring = config.monitoring
             self._rest = RestServer(
                 self.engine,
-                self.config.host,
-                self.config.rest_port,
-                self.config.max_message_bytes,
+                config.host,
+                config.rest_port,
+                max_body_bytes=config.max_message_bytes,
+                metrics=self.metrics,
+                metrics_path=monitoring.prometheus_path if self.metrics else None,
+                read_timeout_s=config.rest_timeout_s,
+                max_connections=config.rest_max_connections,
+                ssl_context=self._ssl_context(),
             )
             self.rest_port = self._rest.port
             self._rest.start()
         logger.info(
             "Serving %s on %s: gRPC %d, REST %s",
-            self.store.name,
-            self.config.host,
+            ", ".join(self.manager.model_names),
+            config.host,
             self.grpc_port,
             self.rest_port if self._rest else "off",
         )
 
     def stop(self, grace_s: float = 10.0) -> None:
-        """Graceful shutdown: refuse new requests, finish the running ones."""
+        """Graceful shutdown within ``grace_s``: refuse new, finish running."""
         drained = self._grpc.stop(grace_s)
         if self._rest is not None:
-            self._rest.stop()
+            self._rest.stop(grace_s)
         drained.wait()
-        self.store.stop()
-        logger.info("Stopped serving %s", self.store.name)
+        self.manager.stop()
+        logger.info("Stopped serving %s", ", ".join(self.manager.model_names))
 
     def __enter__(self) -> ModelServer:
         self.start()

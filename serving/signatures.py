@@ -9,7 +9,14 @@ Signatures (all batch-major; B = batch, S = ``sequence_length``):
   texts packed as segments A and B (question + context for span QA).
 * ``tensors``: the encoder's int32 [B, seq] inputs (``input_ids``,
   ``input_mask`` and, if the encoder has segments, ``segment_ids``), for
-  clients that tokenize themselves.
+  clients that tokenize themselves. The graph refuses ids outside the
+  vocabulary (or segment vocabulary), masks other than 0/1 and sequences
+  longer than the encoder's positions with INVALID_ARGUMENT, in TF Serving
+  too, instead of computing on wrapped or clamped ids.
+
+Text inputs must be valid UTF-8: the graph refuses other bytes with
+INVALID_ARGUMENT (saying which input) rather than tokenizing replacement
+characters.
 * ``classify`` (SequenceClassifier with >= 2 classes) / ``regress`` (with one):
   TF Serving's Classify/Regress APIs; input ``inputs``, serialized
   ``tf.Example``s whose bytes feature ``text`` holds the text; outputs
@@ -41,6 +48,18 @@ from serving.heads import Features, HeadOptions, Outputs, head_for
 
 def _strings(name: str) -> tf.TensorSpec:
     return tf.TensorSpec([None], tf.string, name=name)
+
+
+def _checked_utf8(text: tf.Tensor, name: str) -> tf.Tensor:
+    """``text`` [B], after an in-graph check that every string is UTF-8."""
+    valid = tf.equal(
+        tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace"), text
+    )
+    check = tf.debugging.Assert(
+        tf.reduce_all(valid), [f"Input {name} holds bytes that are not valid UTF-8."]
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(text)
 
 
 class ServingModule(tf.Module):
@@ -84,7 +103,12 @@ class ServingModule(tf.Module):
         # (Keras's own default-signature graphs, re-traced copies of each
         # function) that no serving signature calls.
         self._untracked = types.SimpleNamespace(model=model)
-        self.model_variables = list(model.variables)
+        # The tf.Variables behind the Keras variables: the signature graphs
+        # read these, so these are what the saved restore op must fill. (Held
+        # as Keras variables, saving writes copies that the restore op fills
+        # while the graphs read the originals, which TF Serving's session
+        # loader then reports as uninitialised.)
+        self.model_variables = [variable.value for variable in model.variables]
         self.tokenizer = tokenizer
         self.input_names = encoder.input_names
         self.sequence_length = sequence_length
@@ -128,9 +152,11 @@ class ServingModule(tf.Module):
 
     def pack(self, text: tf.Tensor, text_pair: tf.Tensor | None = None) -> Features:
         """Raw strings [B] (and pairs) -> int32 features [B, S]."""
-        segments = [self.tokenizer.tokenize(text)]
+        segments = [self.tokenizer.tokenize(_checked_utf8(text, "text"))]
         if text_pair is not None:
-            segments.append(self.tokenizer.tokenize(text_pair))
+            segments.append(
+                self.tokenizer.tokenize(_checked_utf8(text_pair, "text_pair"))
+            )
         features = self.packer(*segments)
         return {name: tf.cast(value, tf.int32) for name, value in features.items()}
 
@@ -144,6 +170,45 @@ class ServingModule(tf.Module):
         return self._untracked.outputs(
             {name: features[name] for name in self.input_names}
         )
+
+    def checked_features(self, features: Features) -> Features:
+        """``features`` after in-graph range checks (see the ``tensors`` signature).
+
+        Raises (when run):
+            InvalidArgumentError: an id, segment or mask value out of range,
+                or more positions than the encoder has.
+        """
+        encoder = getattr(self.model, "encoder", self.model)
+        ids, mask = features["input_ids"], features["input_mask"]
+        checks = [
+            tf.debugging.Assert(
+                tf.reduce_all((ids >= 0) & (ids < encoder.vocabulary_size)),
+                [f"input_ids must be in [0, {encoder.vocabulary_size})."],
+            ),
+            tf.debugging.Assert(
+                tf.reduce_all((mask == 0) | (mask == 1)),
+                ["input_mask must hold only 0 and 1."],
+            ),
+            tf.debugging.Assert(
+                tf.shape(ids)[-1] <= encoder.max_sequence_length,
+                [
+                    "Sequences are longer than the "
+                    f"{encoder.max_sequence_length} positions of the encoder."
+                ],
+            ),
+        ]
+        if "segment_ids" in features:
+            segments = features["segment_ids"]
+            checks.append(
+                tf.debugging.Assert(
+                    tf.reduce_all(
+                        (segments >= 0) & (segments < encoder.type_vocabulary_size)
+                    ),
+                    [f"segment_ids must be in [0, {encoder.type_vocabulary_size})."],
+                )
+            )
+        with tf.control_dependencies(checks):
+            return {name: tf.identity(value) for name, value in features.items()}
 
     def outputs_from_examples(self, serialized: tf.Tensor) -> Outputs:
         """Classify/regress outputs of serialized ``tf.Example``s [B].
@@ -177,7 +242,9 @@ class ServingModule(tf.Module):
             ),
             "tensors": (
                 lambda *tensors: self.outputs(
-                    dict(zip(self.input_names, tensors, strict=True))
+                    self.checked_features(
+                        dict(zip(self.input_names, tensors, strict=True))
+                    )
                 ),
                 [
                     tf.TensorSpec([None, None], tf.int32, name=name)

@@ -1,10 +1,12 @@
 """Conversion between numpy arrays and ``tensorflow.TensorProto``.
 
 Both the client and the server move tensors as ``TensorProto`` (TF Serving's
-wire format). Numeric arrays travel in ``tensor_content`` (raw little-endian
-bytes, the fast path); strings travel in ``string_val``. Decoding also
-accepts the typed repeated fields (``float_val``, ``int_val``, ...) that other
-clients use, including TF's convention that a single value fills the shape.
+wire format). The client sends numeric arrays in ``tensor_content`` (raw
+little-endian bytes, the fast path); the server answers in the typed repeated
+fields (``float_val``, ``int_val``, ...), as TF Serving does, since many
+clients read only those. Decoding accepts both, including TF's convention
+that fewer values than the shape holds are padded with the last one; the
+element count is checked against a limit before anything is allocated.
 """
 
 from __future__ import annotations
@@ -82,12 +84,41 @@ def to_tensor_proto(value: object) -> tensor_pb2.TensorProto:
     return proto
 
 
-def to_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray:
+def to_typed_tensor_proto(array: np.ndarray) -> tensor_pb2.TensorProto:
+    """An output array as TF Serving answers it: values in the typed field.
+
+    ``float_val`` for float32, ``int_val`` for int32 (and bool in
+    ``bool_val``, int64 in ``int64_val``, strings in ``string_val``), every
+    value written out; ``tf.make_ndarray`` reads it back.
+    """
+    array = np.asarray(array)
+    dtype = _proto_dtype(array)
+    proto = tensor_pb2.TensorProto(
+        dtype=dtype,
+        tensor_shape=tensor_shape_pb2.TensorShapeProto(
+            dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=n) for n in array.shape]
+        ),
+    )
+    values = getattr(proto, _VALUE_FIELDS[dtype])
+    if dtype == types_pb2.DT_STRING:
+        values.extend(_as_bytes(v) for v in array.reshape(-1))
+    else:
+        values.extend(array.reshape(-1).tolist())
+    return proto
+
+
+def to_ndarray(
+    proto: tensor_pb2.TensorProto, max_elements: int | None = None
+) -> np.ndarray:
     """Decodes a TensorProto; strings come back as an object array of bytes.
 
+    Args:
+        proto: the tensor.
+        max_elements: refuse shapes with more elements, before allocating.
+
     Raises:
-        ServingError(INVALID_ARGUMENT): unsupported dtype, or a value count
-            that does not fit the shape.
+        ServingError(INVALID_ARGUMENT): unsupported dtype, too many elements,
+            or a value count that does not fit the shape.
     """
     if proto.dtype not in NUMPY_DTYPES:
         raise invalid_argument(
@@ -97,11 +128,24 @@ def to_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray:
     shape = tuple(dim.size for dim in proto.tensor_shape.dim)
     if any(n < 0 for n in shape):
         raise invalid_argument(f"Tensor shape {shape} has a negative dimension.")
-    count = int(np.prod(shape, dtype=np.int64))
+    count = 1
+    for n in shape:  # Python ints: no int64 overflow for absurd shapes
+        count *= n
+    if max_elements is not None and count > max_elements:
+        raise invalid_argument(
+            f"Tensor of shape {list(shape)} has {count} elements; the limit is "
+            f"{max_elements}."
+        )
     dtype = NUMPY_DTYPES[proto.dtype]
     if proto.tensor_content:
         if proto.dtype == types_pb2.DT_STRING:
             raise invalid_argument("String tensors must use string_val.")
+        if len(proto.tensor_content) != count * dtype.itemsize:
+            raise invalid_argument(
+                f"tensor_content has {len(proto.tensor_content)} bytes; shape "
+                f"{list(shape)} of {dtype_name(proto.dtype)} needs "
+                f"{count * dtype.itemsize}."
+            )
         flat = np.frombuffer(proto.tensor_content, dtype=dtype.newbyteorder("<"))
     else:
         values = getattr(proto, _VALUE_FIELDS[proto.dtype])
@@ -110,8 +154,11 @@ def to_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray:
             if proto.dtype == types_pb2.DT_STRING
             else np.asarray(values, dtype=dtype)
         )
-        if len(flat) == 1 and count > 1:
-            flat = np.repeat(flat, count)
+        if len(flat) < count:  # TF pads with the last value (zeros if none)
+            fill = flat[-1:] if len(flat) else np.zeros(1, dtype)
+            if proto.dtype == types_pb2.DT_STRING and not len(flat):
+                fill = string_array([b""])
+            flat = np.concatenate([flat, np.repeat(fill, count - len(flat))])
     if flat.size != count:
         raise invalid_argument(
             f"Tensor of shape {list(shape)} needs {count} values, got {flat.size}."
@@ -124,9 +171,11 @@ def to_tensor_protos(arrays: Mapping[str, object]) -> dict[str, tensor_pb2.Tenso
     return {name: to_tensor_proto(value) for name, value in arrays.items()}
 
 
-def to_ndarrays(protos: Mapping[str, tensor_pb2.TensorProto]) -> dict[str, np.ndarray]:
+def to_ndarrays(
+    protos: Mapping[str, tensor_pb2.TensorProto], max_elements: int | None = None
+) -> dict[str, np.ndarray]:
     """``to_ndarray`` over a map of named TensorProtos."""
-    return {name: to_ndarray(proto) for name, proto in protos.items()}
+    return {name: to_ndarray(proto, max_elements) for name, proto in protos.items()}
 
 
 def string_array(values: list[bytes]) -> np.ndarray:
@@ -139,18 +188,24 @@ def string_array(values: list[bytes]) -> np.ndarray:
 def serialized_examples(request_input: input_pb2.Input) -> np.ndarray:
     """The ``tf.Example``s of a Classify/Regress request, serialized, ``[n]``.
 
-    Only ``example_list`` is supported (the exported classify/regress
-    signatures have no use for shared context features).
+    With ``example_list_with_context`` each example is the context's bytes
+    followed by the example's, which parsing merges (features of the example
+    win), as TF Serving feeds them.
 
     Raises:
-        ServingError(INVALID_ARGUMENT): another input kind, or no examples.
+        ServingError(INVALID_ARGUMENT): no input, or no examples.
     """
-    if request_input.WhichOneof("kind") != "example_list":
-        raise invalid_argument("Only Input.example_list is supported.")
-    examples = request_input.example_list.examples
+    kind = request_input.WhichOneof("kind")
+    if kind == "example_list":
+        prefix, examples = b"", request_input.example_list.examples
+    elif kind == "example_list_with_context":
+        listing = request_input.example_list_with_context
+        prefix, examples = listing.context.SerializeToString(), listing.examples
+    else:
+        raise invalid_argument("Input is empty.")
     if not examples:
-        raise invalid_argument("The request has an empty batch (no examples).")
-    return string_array([example.SerializeToString() for example in examples])
+        raise invalid_argument("Input is empty.")
+    return string_array([prefix + example.SerializeToString() for example in examples])
 
 
 def text_example(text: str, feature: str = TEXT_FEATURE) -> example_pb2.Example:

@@ -3,7 +3,9 @@
 TF Serving reads ``assets.extra/tf_serving_warmup_requests`` (a TFRecord of
 ``PredictionLog`` protos) and runs each one before marking the version
 AVAILABLE, so the first client request does not pay for graph
-initialisation. ``serving.model_store`` replays the same file.
+initialisation. ``serving.inference.InferenceEngine.warm_up`` replays the
+same file through the server's request path (and the exporter replays it
+through the C++ loader before a version appears).
 """
 
 from __future__ import annotations

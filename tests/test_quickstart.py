@@ -9,6 +9,9 @@ import tensorflow as tf
 from kerasbert.cli import main
 from kerasbert.quickstart import demo
 from kerasbert.quickstart.pipeline import VALID_EVERY, QuickstartConfig, prepare_corpus
+from serving.inference import InferenceEngine
+from serving.model_manager import ModelManager
+from serving.servable import Servable
 
 SMALL_RUN = ["--max-documents", "300", "--steps", "30", "--batch-size", "8"]
 
@@ -65,6 +68,31 @@ def test_quickstart_grpc_answers_match_the_saved_model(quickstart_run):
     )["embedding"].numpy()
     unit = vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
     np.testing.assert_allclose(unit @ unit.T, cosine, atol=1e-3)
+
+
+def test_quickstart_exports_run_under_the_model_server_loader(quickstart_run):
+    """Both exported models run every signature and warmup request through
+    TensorFlow's C++ LoadSavedModel (TF Serving's loader), with the outputs of
+    the in-process SavedModel."""
+    _, work, _ = quickstart_run
+    texts = np.array([t.encode() for t in demo.FILL_MASK_TEXTS], object)
+    for name in ("fill_mask", "embedding"):
+        path = work / "models" / name / "1"
+        expected = tf.saved_model.load(str(path)).signatures["serving_default"](
+            text=tf.constant(texts)
+        )
+        servable = Servable(name, 1, path)
+        try:
+            assert InferenceEngine(ModelManager([])).warm_up(servable) == 3
+            outputs = servable.session.run("serving_default", {"text": texts})
+        finally:
+            servable.unload()
+        assert set(outputs) == set(expected)
+        for key, value in outputs.items():
+            if value.dtype == object:
+                assert value.tolist() == expected[key].numpy().tolist()
+            else:
+                np.testing.assert_allclose(value, expected[key].numpy(), atol=1e-5)
 
 
 def test_quickstart_reports_a_missing_corpus_file(tmp_path, capsys):

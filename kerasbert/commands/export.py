@@ -92,19 +92,23 @@ def build_preset_model(preset: str, task: str, vocabulary_size: int, num_classes
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
     import keras
 
     import kerasbert.models  # noqa: F401  (registers the classes load_model needs)
     from kerasbert.tokenizers import load_tokenizer
-    from serving.export import ExportOptions, export_for_serving
-    from serving.model_store import BatchingConfig
+    from serving.export import EXPORT_BATCHING, ExportOptions, export_for_serving
 
+    # Seed first: set_random_seed clears TF's eager kernel cache, and with it
+    # any resource a cached kernel owns that was made before (tf-text's
+    # SentencePiece model was one: tensorflow/text#570).
+    keras.utils.set_random_seed(args.seed)
     tokenizer = load_tokenizer(args.tokenizer)
     if args.model:
         print(f"Loading {args.model} ...", flush=True)
         model = keras.saving.load_model(args.model)
     else:
-        keras.utils.set_random_seed(args.seed)
         model = build_preset_model(
             args.preset, args.task, tokenizer.vocabulary_size, args.num_classes
         )
@@ -113,8 +117,11 @@ def run(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         max_predictions=args.max_predictions,
         labels=args.labels.split(",") if args.labels else None,
-        batching=BatchingConfig(
-            args.max_batch_size, args.batch_timeout_ms / 1000, args.num_batch_threads
+        batching=dataclasses.replace(
+            EXPORT_BATCHING,
+            max_batch_size=args.max_batch_size,
+            batch_timeout_micros=round(args.batch_timeout_ms * 1000),
+            num_batch_threads=args.num_batch_threads,
         ),
     )
     result = export_for_serving(
@@ -127,5 +134,8 @@ def run(args: argparse.Namespace) -> int:
     )
     for name, outputs in result.signatures.items():
         print(f"  signature {name}: {', '.join(outputs)}")
-    print(f"Serve it: kerasbert serve --model-base-path {args.output}")
+    print(
+        f"Serve it: kerasbert serve --model_base_path={args.output.resolve()} "
+        f"--model_name={args.output.name}  (or tensorflow_model_server, same flags)"
+    )
     return 0

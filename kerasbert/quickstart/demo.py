@@ -36,10 +36,12 @@ def serving(model_path: Path) -> Iterator[int]:
     Yields:
         The port. The server drains and stops on exit.
     """
-    from serving.server import ModelServer, ServerConfig
+    from serving.server import ModelServer, ServerConfig, single_model
 
     server = ModelServer(
-        ServerConfig(model_path=model_path, grpc_port=0, rest_port=None, poll_seconds=0)
+        ServerConfig(
+            models=single_model(model_path), grpc_port=0, rest_port=None, poll_seconds=0
+        )
     )
     server.start()
     try:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import uuid
 from typing import Any
 
 import sentencepiece
 import tensorflow as tf
 import tensorflow_text as tf_text
+from tensorflow.python.trackable import resource
+from tensorflow_text.python.ops.sentencepiece_tokenizer import (
+    gen_sentencepiece_tokenizer,
+)
 
 from kerasbert.tokenizers.bert_text import replace_invalid_utf8, replace_nul
 from kerasbert.tokenizers.vocabulary import TokenLookup
@@ -32,6 +37,41 @@ def read_model_proto(model: bytes | str | os.PathLike) -> bytes:
         raise FileNotFoundError(f"SentencePiece model not found: {path}")
     with tf.io.gfile.GFile(path, "rb") as handle:
         return handle.read()
+
+
+class _SharedSentencepieceModel(resource.TrackableResource):
+    """The parsed model behind tf-text's ops, under a name of its own.
+
+    tf-text creates it owned by the eager kernel that built it, and
+    ``tf.random.set_seed`` (so ``keras.utils.set_random_seed``) clears the
+    eager kernel cache, deleting it: every later tokenization then fails with
+    "Resource localhost/_0_SentencepieceOp/... does not exist"
+    (tensorflow/text#570). Created eagerly under a unique ``shared_name`` (as
+    ``tf.lookup.StaticHashTable`` does), it lives in the resource manager
+    until this object is deleted. In a graph (a SavedModel's creator
+    function, a TF1 graph) it stays private to its kernel, as tf-text makes it,
+    so exported graphs are unchanged and versions loaded side by side never
+    share it.
+    """
+
+    def __init__(self, model_proto: bytes):
+        super().__init__(device="/CPU:0")
+        self._model_proto = model_proto
+        self._shared_name = f"kerasbert_sentencepiece_{uuid.uuid4().hex}"
+        _ = self.resource_handle  # creates it now, eagerly when eager
+
+    def _create_resource(self) -> tf.Tensor:
+        return gen_sentencepiece_tokenizer.sentencepiece_op(
+            model=self._model_proto,
+            shared_name=self._shared_name if tf.executing_eagerly() else "",
+        )
+
+    def _destroy_resource(self) -> None:
+        """Frees the eager resource (a graph's dies with its session)."""
+        if tf.executing_eagerly() and self._resource_handle is not None:
+            tf.raw_ops.DestroyResourceOp(
+                resource=self._resource_handle, ignore_lookup_error=True
+            )
 
 
 class SentencePieceTokenizer(TokenLookup, tf.Module):
@@ -63,6 +103,11 @@ class SentencePieceTokenizer(TokenLookup, tf.Module):
         self.lowercase = lowercase
         self._sentencepiece = tf_text.SentencepieceTokenizer(
             model=self.model_proto, out_type=tf.int32
+        )
+        # tf-text's own model resource dies with the eager kernel cache; its
+        # ops read this one instead (see _SharedSentencepieceModel).
+        self._sentencepiece._model_resource = _SharedSentencepieceModel(
+            self.model_proto
         )
 
     def tokenize(self, strings: Any) -> tf.RaggedTensor:
