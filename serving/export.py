@@ -111,6 +111,20 @@ def set_method_names(export_dir: Path, methods: dict[str, str]) -> None:
     fingerprinting_utils.write_fingerprint(str(export_dir))
 
 
+def serving_module(
+    model: keras.Model, tokenizer: Tokenizer, options: ExportOptions
+) -> ServingModule:
+    """The ``ServingModule`` an export with ``options`` saves."""
+    return ServingModule(
+        model,
+        tokenizer,
+        sequence_length=options.sequence_length,
+        top_k=options.top_k,
+        max_predictions=options.max_predictions,
+        labels=options.labels,
+    )
+
+
 def verify_with_model_server_loader(version_dir: Path, model_name: str) -> int:
     """Loads ``version_dir`` as TF Serving does and replays its warmup requests.
 
@@ -156,14 +170,7 @@ def export_for_serving(
     if target.exists():
         raise FileExistsError(f"Version directory {target} already exists.")
 
-    module = ServingModule(
-        model,
-        tokenizer,
-        sequence_length=options.sequence_length,
-        top_k=options.top_k,
-        max_predictions=options.max_predictions,
-        labels=options.labels,
-    )
+    module = serving_module(model, tokenizer, options)
     progress(f"Tracing signatures of {type(model).__name__} ...")
     functions = module.signatures()
     signatures = {

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from serving_helpers import WORDS, tiny_encoder, wordpiece_vocabulary
 from tensorflow.core.example import example_pb2, feature_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 from tf1_half_plus_two import write_half_plus_two
@@ -39,7 +40,7 @@ from kerasbert.models import (
 )
 from kerasbert.tokenizers import BertWordPieceTokenizer, Tokenizer, load_tokenizer
 from serving.constants import CLASSIFY_METHOD, REGRESS_METHOD, WARMUP_FILE
-from serving.export import ExportOptions, export_for_serving
+from serving.export import ExportOptions, export_for_serving, serving_module
 from serving.saved_model_session import SavedModelSession
 from serving.signatures import ServingModule
 from serving.tensors import string_array, text_example, to_ndarrays
@@ -49,26 +50,6 @@ SEQUENCE_LENGTH = 16
 TOP_K = 3
 MAX_PREDICTIONS = 2
 LABELS = ["negative", "neutral", "positive"]
-WORDS = [
-    "the",
-    "quick",
-    "brown",
-    "fox",
-    "jumps",
-    "over",
-    "lazy",
-    "dog",
-    "paris",
-    "is",
-    "capital",
-    "of",
-    "france",
-    "hello",
-    "world",
-    "what",
-    "where",
-    "who",
-]
 TEXTS = ["The quick brown fox.", "Paris is the [MASK] of France!", "hello"]
 PAIRS = ["what is the capital?", "where is the dog?", "who jumps over it?"]
 PREDICT_METHOD = "tensorflow/serving/predict"
@@ -89,31 +70,10 @@ MODELS: dict[str, Callable[[Encoder], keras.Model]] = {
 CASES = [f"wordpiece-{kind}" for kind in MODELS] + ["sentencepiece-mlm"]
 
 
-def _encoder(vocabulary_size: int, seed: int) -> Encoder:
-    """A 2-layer, H=64 encoder with seeded random weights.
-
-    Big enough that the variables' fixed overhead stays under 5%.
-    """
-    keras.utils.set_random_seed(seed)
-    return Encoder(
-        vocabulary_size=vocabulary_size,
-        num_layers=2,
-        num_heads=2,
-        hidden_size=64,
-        intermediate_size=128,
-        max_sequence_length=32,
-        dropout=0.0,
-        attention_dropout=0.0,
-    )
-
-
 @pytest.fixture(scope="module")
 def wordpiece_tokenizer() -> BertWordPieceTokenizer:
     """WordPiece over WORDS, letters and punctuation (any text tokenizes)."""
-    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    letters = list("abcdefghijklmnopqrstuvwxyz")
-    pieces = [f"##{letter}" for letter in letters]
-    return BertWordPieceTokenizer(special + WORDS + letters + list(".,!?") + pieces)
+    return BertWordPieceTokenizer(wordpiece_vocabulary())
 
 
 @pytest.fixture(scope="module")
@@ -155,33 +115,19 @@ def _options(labels: list[str] | None = None) -> ExportOptions:
     )
 
 
-def _module(
-    model: keras.Model, tokenizer: Tokenizer, options: ExportOptions
-) -> ServingModule:
-    """A ``ServingModule`` like the export's: it packs texts as the graph does."""
-    return ServingModule(
-        model,
-        tokenizer,
-        sequence_length=options.sequence_length,
-        top_k=options.top_k,
-        max_predictions=options.max_predictions,
-        labels=options.labels,
-    )
-
-
 @pytest.fixture(scope="module", params=CASES)
 def exported(request, tmp_path_factory) -> Iterator[Exported]:
     """One export kind with one tokenizer, exported and loaded (C++ loader)."""
     tokenizer_kind, kind = request.param.split("-")
     tokenizer = request.getfixturevalue(f"{tokenizer_kind}_tokenizer")
     model = MODELS[kind](
-        _encoder(tokenizer.vocabulary_size, CASES.index(request.param))
+        tiny_encoder(tokenizer.vocabulary_size, CASES.index(request.param))
     )
     options = _options(LABELS if kind == "classifier" else None)
     base = tmp_path_factory.mktemp(request.param)
     result = export_for_serving(model, tokenizer, base / kind, options)
     with SavedModelSession(result.path) as session:
-        yield Exported(model, _module(model, tokenizer, options), session)
+        yield Exported(model, serving_module(model, tokenizer, options), session)
 
 
 def _examples(texts: list[str]) -> np.ndarray:
@@ -381,7 +327,9 @@ def test_variables_are_stored_once(exported):
 
 def test_multiple_choice_classifier_is_refused_clearly(wordpiece_tokenizer, tmp_path):
     """Its inputs are [B, choices, S]: no head serves it, and nothing is written."""
-    model = MultipleChoiceClassifier(_encoder(wordpiece_tokenizer.vocabulary_size, 0))
+    model = MultipleChoiceClassifier(
+        tiny_encoder(wordpiece_tokenizer.vocabulary_size, 0)
+    )
     with pytest.raises(TypeError, match="Cannot export a MultipleChoiceClassifier"):
         export_for_serving(model, wordpiece_tokenizer, tmp_path / "mc", _options())
     assert not list((tmp_path / "mc").iterdir())
@@ -403,7 +351,7 @@ def test_an_export_tracking_keras_variables_fails_under_the_loader(
     wordpiece_tokenizer, tmp_path
 ):
     """The loader catches what ``tf.saved_model.load`` lets pass."""
-    model = SentenceEncoder(_encoder(wordpiece_tokenizer.vocabulary_size, 0))
+    model = SentenceEncoder(tiny_encoder(wordpiece_tokenizer.vocabulary_size, 0))
     module = _KerasVariablesModule(model, wordpiece_tokenizer, SEQUENCE_LENGTH)
     tf.saved_model.save(module, str(tmp_path / "1"), signatures=module.signatures())
     with (
@@ -444,7 +392,7 @@ def test_export_command_with_a_sentencepiece_preset(sentencepiece_path, tmp_path
     model = export.build_preset_model(
         "bert_tiny", "classifier", tokenizer.vocabulary_size, 3
     )
-    module = _module(model, tokenizer, _options(LABELS))
+    module = serving_module(model, tokenizer, _options(LABELS))
     with SavedModelSession(output / "1") as session:
         exported = Exported(model, module, session)
         _check_signatures(exported)

@@ -18,10 +18,10 @@ import urllib.request
 from pathlib import Path
 
 import grpc
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from serving_helpers import tiny_encoder, wordpiece_vocabulary
 from tensorflow_serving.apis import (
     classification_pb2,
     input_pb2,
@@ -30,7 +30,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from kerasbert import Encoder, MaskedLanguageModel, SentenceEncoder, SequenceClassifier
+from kerasbert import MaskedLanguageModel, SentenceEncoder, SequenceClassifier
 from kerasbert.commands import export, predict
 from kerasbert.tokenizers import BertWordPieceTokenizer
 from serving.client import PredictionClient
@@ -42,57 +42,14 @@ from serving.signatures import ServingModule
 from serving.tensors import text_example, to_tensor_proto
 
 SEQUENCE_LENGTH = 16
-WORDS = [
-    "the",
-    "quick",
-    "brown",
-    "fox",
-    "jumps",
-    "over",
-    "lazy",
-    "dog",
-    "paris",
-    "is",
-    "capital",
-    "of",
-    "france",
-    "hello",
-    "world",
-    "sentence",
-    "what",
-    "where",
-    "who",
-]
 TEXTS = ["The quick brown fox.", "Paris is the capital of France!", "hello"]
 LABELS = ["negative", "neutral", "positive"]
-
-
-def _vocabulary() -> list[str]:
-    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    letters = list("abcdefghijklmnopqrstuvwxyz")
-    pieces = [f"##{c}" for c in letters]
-    filler = [f"filler{i}" for i in range(1000 - 5 - len(WORDS) - 2 * 26 - 4)]
-    return special + WORDS + letters + list(".,!?") + pieces + filler
-
-
-def _encoder(vocabulary_size: int, seed: int) -> Encoder:
-    keras.utils.set_random_seed(seed)
-    return Encoder(
-        vocabulary_size=vocabulary_size,
-        num_layers=2,
-        num_heads=2,
-        hidden_size=64,
-        intermediate_size=128,
-        max_sequence_length=32,
-        dropout=0.0,
-        attention_dropout=0.0,
-    )
 
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory):
     path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
-    path.write_text("\n".join(_vocabulary()) + "\n")
+    path.write_text("\n".join(wordpiece_vocabulary(1000)) + "\n")
     return BertWordPieceTokenizer(str(path))
 
 
@@ -103,7 +60,9 @@ def base(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def classifier(tokenizer, base):
-    model = SequenceClassifier(_encoder(tokenizer.vocabulary_size, 0), 3, dropout=0.0)
+    model = SequenceClassifier(
+        tiny_encoder(tokenizer.vocabulary_size, 0), 3, dropout=0.0
+    )
     options = ExportOptions(sequence_length=SEQUENCE_LENGTH, labels=LABELS)
     result = export_for_serving(model, tokenizer, base / "classifier", options)
     return model, result
@@ -390,7 +349,7 @@ def test_client_retries_unavailable_a_bounded_number_of_times():
 
 
 def test_masked_lm_returns_top_k_at_mask_tokens(tokenizer, base):
-    model = MaskedLanguageModel(_encoder(tokenizer.vocabulary_size, 1))
+    model = MaskedLanguageModel(tiny_encoder(tokenizer.vocabulary_size, 1))
     options = ExportOptions(sequence_length=SEQUENCE_LENGTH, top_k=3, max_predictions=2)
     result = export_for_serving(model, tokenizer, base / "mlm", options)
     loaded = tf.saved_model.load(str(result.path))
@@ -424,7 +383,7 @@ def test_hot_reload_batching_and_shutdown_drop_no_requests(tokenizer, base):
     calls, and a request still waiting in the batcher at shutdown completes."""
     model_path = base / "sentences"
     options = ExportOptions(sequence_length=SEQUENCE_LENGTH)
-    first = SentenceEncoder(_encoder(tokenizer.vocabulary_size, 2))
+    first = SentenceEncoder(tiny_encoder(tokenizer.vocabulary_size, 2))
     export_for_serving(first, tokenizer, model_path, options)
     config = ServerConfig(
         models=single_model(model_path),
@@ -454,7 +413,7 @@ def test_hot_reload_batching_and_shutdown_drop_no_requests(tokenizer, base):
         threads = [threading.Thread(target=hammer) for _ in range(3)]
         for thread in threads:
             thread.start()
-        second = SentenceEncoder(_encoder(tokenizer.vocabulary_size, 3))
+        second = SentenceEncoder(tiny_encoder(tokenizer.vocabulary_size, 3))
         export_for_serving(second, tokenizer, model_path, options)
         with PredictionClient(target, "sentences") as c:
             deadline = time.monotonic() + 30

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
+from serving_helpers import tiny_encoder
 
 from kerasbert import (
     Encoder,
@@ -24,15 +25,13 @@ TEXTS = ["a b c.", "d e f g h"]
 
 @pytest.fixture(scope="module")
 def encoder() -> Encoder:
-    return Encoder(
-        vocabulary_size=len(VOCABULARY),
+    return tiny_encoder(
+        len(VOCABULARY),
+        0,
         num_layers=1,
-        num_heads=2,
         hidden_size=16,
         intermediate_size=32,
         max_sequence_length=16,
-        dropout=0.0,
-        attention_dropout=0.0,
     )
 
 

@@ -22,11 +22,11 @@ import urllib.request
 from pathlib import Path
 
 import grpc
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from google.protobuf import wrappers_pb2
+from serving_helpers import WORDS, tiny_encoder, wordpiece_vocabulary
 from tensorflow.core.example import example_pb2, feature_pb2
 from tensorflow_serving.apis import (
     classification_pb2,
@@ -42,7 +42,7 @@ from tensorflow_serving.apis import (
 )
 from tf1_half_plus_two import write_half_plus_two
 
-from kerasbert import Encoder, SequenceClassifier
+from kerasbert import SequenceClassifier
 from kerasbert.tokenizers import BertWordPieceTokenizer
 from serving.client import PredictionClient
 from serving.config_files import (
@@ -288,28 +288,18 @@ def test_a_broken_version_shows_failed_and_is_retried_when_fixed(
         channel.close()
 
 
-WORDS = ["the", "quick", "brown", "fox", "hello", "world"]
-
-
 @pytest.fixture(scope="module")
 def classifier_path(tmp_path_factory) -> Path:
     vocab = tmp_path_factory.mktemp("vocab") / "vocab.txt"
-    letters = list("abcdefghijklmnopqrstuvwxyz")
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    vocab.write_text(
-        "\n".join(specials + WORDS + letters + [f"##{c}" for c in letters]) + "\n"
-    )
+    vocab.write_text("\n".join(wordpiece_vocabulary()) + "\n")
     tokenizer = BertWordPieceTokenizer(str(vocab))
-    keras.utils.set_random_seed(5)
-    encoder = Encoder(
-        vocabulary_size=tokenizer.vocabulary_size,
+    encoder = tiny_encoder(
+        tokenizer.vocabulary_size,
+        5,
         num_layers=1,
-        num_heads=2,
         hidden_size=16,
         intermediate_size=32,
         max_sequence_length=16,
-        dropout=0.0,
-        attention_dropout=0.0,
     )
     model = SequenceClassifier(encoder, 2, dropout=0.0)
     base = tmp_path_factory.mktemp("served") / "clf"

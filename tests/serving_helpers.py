@@ -1,0 +1,41 @@
+"""Vocabulary and tiny encoders shared by the serving tests."""
+
+from __future__ import annotations
+
+import keras
+
+from kerasbert import Encoder
+
+WORDS = [
+    "the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "paris",
+    "is", "capital", "of", "france", "hello", "world", "sentence", "what",
+    "where", "who",
+]  # fmt: skip
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+LETTERS = list("abcdefghijklmnopqrstuvwxyz")
+
+
+def wordpiece_vocabulary(size: int | None = None) -> list[str]:
+    """WordPiece tokens over WORDS, letters and punctuation: any ASCII text
+    tokenizes. ``size`` pads with filler tokens to that many ids."""
+    tokens = SPECIAL_TOKENS + WORDS + LETTERS + list(".,!?")
+    tokens += [f"##{letter}" for letter in LETTERS]
+    if size is not None:
+        tokens += [f"filler{i}" for i in range(size - len(tokens))]
+    return tokens
+
+
+def tiny_encoder(vocabulary_size: int, seed: int, **sizes: int) -> Encoder:
+    """A seeded encoder without dropout (2 blocks, H=64 unless ``sizes`` say)."""
+    keras.utils.set_random_seed(seed)
+    config = dict(
+        num_layers=2,
+        num_heads=2,
+        hidden_size=64,
+        intermediate_size=128,
+        max_sequence_length=32,
+    )
+    config.update(sizes)
+    return Encoder(
+        vocabulary_size=vocabulary_size, dropout=0.0, attention_dropout=0.0, **config
+    )
