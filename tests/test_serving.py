@@ -9,6 +9,7 @@ import io
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -553,12 +554,22 @@ def test_tls(classifier, tmp_path):
     config = ServerConfig(
         models=single_model(classifier[1].path.parent),
         grpc_port=0,
-        rest_port=None,
+        rest_port=0,
         poll_seconds=0,
         tls_cert=cert,
         tls_key=key,
     )
     with ModelServer(config) as server:
+        # REST is on TLS too: HTTPS answers, plain HTTP gets no answer.
+        context = ssl.create_default_context(cafile=str(cert))
+        url = f"https://localhost:{server.rest_port}/v1/models/classifier"
+        with urllib.request.urlopen(url, timeout=10, context=context) as response:
+            status = json.loads(response.read())["model_version_status"][0]
+        assert status["state"] == "AVAILABLE"
+        with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
+            urllib.request.urlopen(
+                f"http://localhost:{server.rest_port}/v1/models/classifier", timeout=5
+            )
         with PredictionClient(
             f"localhost:{server.grpc_port}",
             "classifier",
