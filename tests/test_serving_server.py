@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -267,7 +268,7 @@ def test_a_broken_version_shows_failed_and_is_retried_when_fixed(
     good_index = index.read_bytes()
     index.write_bytes(b"not a checkpoint index")
     config = ServerConfig(
-        models=single_model(base), grpc_port=0, rest_port=None, poll_seconds=0.2
+        models=single_model(base), grpc_port=0, rest_port=0, poll_seconds=0.2
     )
     # A restart whose newest version is broken serves the newest good one.
     with ModelServer(config) as server:
@@ -278,6 +279,15 @@ def test_a_broken_version_shows_failed_and_is_retried_when_fixed(
         assert states[1] == ("AVAILABLE", 0, "")
         state, code, message = states[2]
         assert state == "END" and code != 0 and message
+        url = f"http://127.0.0.1:{server.rest_port}/v1/models/model/versions/2"
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(url.replace("/2", "/9"), timeout=30)
+        assert missing.value.code == 404
+        with urllib.request.urlopen(url, timeout=30) as response:
+            (rest_status,) = json.loads(response.read())["model_version_status"]
+        assert rest_status["state"] == "END"
+        assert rest_status["status"]["error_code"] != "OK"
+        assert rest_status["status"]["error_message"] == message
         assert _predict_version(predictions, "model") == 1
         index.write_bytes(good_index)  # the files change: the load is retried
         deadline = time.monotonic() + 30
