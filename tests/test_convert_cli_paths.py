@@ -71,13 +71,26 @@ def test_mlm_head_option_writes_a_matching_masked_language_model(
     assert np.abs(ours["sentence_logits"] - sentence).max() <= 1e-4
 
 
-def test_mlm_head_option_is_refused_for_other_targets(
+def test_mlm_head_goes_back_to_hugging_face_and_is_refused_for_google(
     pretraining_checkpoint, tmp_path, capsys
 ):
-    _, source = pretraining_checkpoint
-    assert _convert("--mlm-head", "--to", "hf", source, tmp_path / "x") == 2
-    assert "--mlm-head needs --from hf --to kerasbert" in capsys.readouterr().err
-    assert not (tmp_path / "x").exists()
+    reference, source = pretraining_checkpoint
+    keras_file = tmp_path / "kb" / "mlm.keras"
+    assert _convert("--mlm-head", source, keras_file) == 0
+    back = tmp_path / "hf_again"
+    assert (
+        _convert("--mlm-head", "--from", "kerasbert", "--to", "hf", "--check",
+                 keras_file, back) == 0
+    )  # fmt: skip
+    reloaded = transformers.BertForPreTraining.from_pretrained(back).eval()
+    ids = torch.arange(8).reshape(1, 8) % VOCAB
+    with torch.no_grad():
+        expected, got = reference(input_ids=ids), reloaded(input_ids=ids)
+    for name in ("prediction_logits", "seq_relationship_logits"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(expected, name))
+    assert _convert("--mlm-head", "--to", "google", source, tmp_path / "g") == 2
+    assert "heads are not written to Google" in capsys.readouterr().err
+    assert not (tmp_path / "g").exists()
 
 
 def test_real_minilm_hf_to_kerasbert_to_hf_through_the_cli(tmp_path):

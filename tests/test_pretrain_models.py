@@ -307,6 +307,8 @@ def test_electra_discriminator_extraction_is_an_equivalent_encoder(tmp_path):
     encoder.save(tmp_path / "discriminator.keras")
     reloaded = keras.models.load_model(tmp_path / "discriminator.keras")
     np.testing.assert_allclose(reloaded(inputs)["sequence_output"], expected, atol=1e-5)
+    # It stays an ELECTRA discriminator for the checkpoint writers.
+    assert encoder.architecture == reloaded.architecture == "electra"
 
 
 @pytest.mark.parametrize("kind", ["bert", "albert", "roberta", "electra"])

@@ -8,7 +8,7 @@ tensors used, none missing, shapes right, nothing half-loaded.
 from kerasbert.checkpoints.assignment import assign_by_path
 from kerasbert.checkpoints.formats import FORMATS, read_encoder, write_encoder
 from kerasbert.checkpoints.google import load_google, save_google
-from kerasbert.checkpoints.hf_masked_lm import load_hf_masked_lm
+from kerasbert.checkpoints.hf_masked_lm import load_hf_masked_lm, save_hf_masked_lm
 from kerasbert.checkpoints.huggingface import (
     load_hf,
     load_hf_bert,
@@ -29,6 +29,7 @@ __all__ = [
     "read_hf_checkpoint",
     "save_google",
     "save_hf",
+    "save_hf_masked_lm",
     "to_keras_hub",
     "write_encoder",
 ]

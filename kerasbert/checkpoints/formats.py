@@ -11,6 +11,8 @@ Formats:
 from __future__ import annotations
 
 import os
+import warnings
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,10 +26,17 @@ from kerasbert.checkpoints.keras_hub import from_keras_hub, to_keras_hub
 from kerasbert.models.encoder import Encoder
 
 
-def _load_keras_file(path: str | os.PathLike) -> keras.Model:
+def load_keras_file(path: str | os.PathLike) -> keras.Model:
+    """The model in a ``.keras`` file, with the path named in every error.
+
+    A file that is not a zip archive is refused here: Keras reports it as
+    "File not found", which misleads when the file is there.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No .keras file {path}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a valid .keras file (not a zip archive)")
     import keras_hub  # noqa: F401  (registers keras-hub classes for loading)
 
     try:
@@ -37,18 +46,25 @@ def _load_keras_file(path: str | os.PathLike) -> keras.Model:
 
 
 def _read_kerasbert(path: str | os.PathLike, **options: Any) -> Encoder:
-    model = _load_keras_file(path)
+    model = load_keras_file(path)
     encoder = model if isinstance(model, Encoder) else getattr(model, "encoder", None)
     if not isinstance(encoder, Encoder):
         raise ValueError(
             f"{path} holds a {type(model).__name__}, not a kerasbert Encoder "
             "or a task model with one."
         )
+    if encoder is not model:
+        warnings.warn(
+            f"{path} holds a {type(model).__name__}: only its encoder is "
+            "converted, its heads are dropped (--mlm-head keeps a "
+            "MaskedLanguageModel's heads for --to hf / kerasbert).",
+            stacklevel=2,
+        )
     return encoder
 
 
 def _read_keras_hub(path: str | os.PathLike, **options: Any) -> Encoder:
-    return from_keras_hub(_load_keras_file(path))
+    return from_keras_hub(load_keras_file(path))
 
 
 def _write_kerasbert(encoder: Encoder, path: Path, architecture: str | None) -> None:
@@ -108,7 +124,11 @@ def write_encoder(
     path: str | os.PathLike,
     architecture: str | None = None,
 ) -> Path:
-    """Writes ``encoder`` in ``format_name`` at ``path`` (atomically).
+    """Writes ``encoder`` in ``format_name`` at ``path``, replacing it whole.
+
+    The file or directory is written beside ``path`` and then swapped in (see
+    ``kerasbert.checkpoints.files.staged_path``), never merged with what was
+    there.
 
     ``architecture`` picks the target model family for ``hf``, ``google`` and
     ``keras-hub`` (inferred from the encoder when ``None``).

@@ -11,10 +11,13 @@ ELECTRA's pretraining checkpoints hold both models: the discriminator under
 discriminator's ``electra/embeddings``. ``architecture="electra"`` loads the
 discriminator, ``"electra_generator"`` the generator.
 
-``hidden_act: "gelu"`` means what Google's code for that model computed:
-exact GELU for BERT and ELECTRA (as Hugging Face reads them), the tanh form
-for ALBERT. An encoder with the other GELU form is written as ``"gelu"``
-with a warning.
+Google's ``modeling.py`` (BERT, ALBERT and ELECTRA alike) computes
+``hidden_act: "gelu"`` with the tanh approximation and hard-codes LayerNorm
+epsilon 1e-12. Reading takes ``"gelu"`` as Hugging Face's conversions do
+(exact GELU for BERT and ELECTRA, the tanh form for ALBERT), so kerasbert and
+transformers agree on the same checkpoint. Writing warns when Google's code
+will compute another function than the encoder: an exact GELU (up to 3.9e-3
+on MiniLM) or another epsilon (4.8e-2 for 1e-3); the weights are exact.
 """
 
 from __future__ import annotations
@@ -36,12 +39,16 @@ from kerasbert.checkpoints.layouts import (
     bert_block,
     encoder_rules,
     infer_architecture,
+    warn_about_fixed_hyperparameters,
 )
 from kerasbert.checkpoints.mapping import export_tensors, load_into
 from kerasbert.models.encoder import Encoder
 
 CONFIG_FILES = ("bert_config.json", "albert_config.json")
 _SKIPPED_SUFFIXES = ("/adam_m", "/adam_v", "global_step")
+# What Google's modeling.py computes: "gelu" is always the tanh form.
+_GOOGLE_ACTIVATIONS = ("gelu_approximate", "relu")
+GOOGLE_LAYER_NORM_EPSILON = 1e-12
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,8 @@ class GoogleArchitecture:
         family: the Hugging Face ``model_type`` whose config keys and
             translation the JSON config shares.
         layout: the variable names.
-        gelu: the Hugging Face name of what ``hidden_act: "gelu"`` meant.
+        gelu: the Hugging Face name of what ``hidden_act: "gelu"`` is read as
+            (Hugging Face's convention; Google's code computes the tanh form).
         skipped_prefixes: variables of other models in the same checkpoint.
         checkpoint_name, config_name: file names written by ``save_google``.
     """
@@ -229,9 +237,9 @@ def _find_config(checkpoint: str | os.PathLike) -> Path:
 def _google_activation(hf_name: str, spec: GoogleArchitecture, name: str) -> str:
     """The ``hidden_act`` Google's code for ``spec`` understands (gelu/relu).
 
-    Google's code knows one GELU per model; the other GELU form is written as
-    ``"gelu"`` with a warning (the weights are exact, the function drifts by
-    the approximation, up to 5e-3 on MiniLM), as keras-hub conversion does.
+    Both GELU forms are written as ``"gelu"``; the one that readers (this
+    module, Hugging Face) do not take ``"gelu"`` to mean for ``spec`` gets a
+    warning, since a model read back computes the other GELU.
     """
     if hf_name == "relu":
         return "relu"
@@ -242,9 +250,9 @@ def _google_activation(hf_name: str, spec: GoogleArchitecture, name: str) -> str
         )
     if hf_name != spec.gelu:
         warnings.warn(
-            f"Google's {name} code computes 'gelu' as {spec.gelu!r} (Hugging "
-            f"Face's names) but the encoder uses {hf_name!r}: the weights are "
-            "exact, a model read back computes the other GELU.",
+            f"A Google {name} config's 'gelu' is read back as {spec.gelu!r} "
+            f"(Hugging Face's names) but the encoder uses {hf_name!r}: the "
+            "weights are exact, a model read back computes the other GELU.",
             stacklevel=3,
         )
     return "gelu"
@@ -279,6 +287,7 @@ def load_google(
     encoder_config = HF_ARCHITECTURES[spec.family].encoder_config(config)
     layout = spec.layout
     encoder_config["use_pooler"] = layout.naming.kernel.format(layout.pooler) in tensors
+    encoder_config["architecture"] = spec.family
     encoder = Encoder(**{**encoder_config, **overrides})
     load_into(
         encoder,
@@ -313,7 +322,7 @@ def save_google(
     """
     import tensorflow as tf
 
-    name = architecture or infer_architecture(encoder)
+    name = architecture or infer_architecture(encoder, GOOGLE_ARCHITECTURES)
     spec = google_architecture(name)
     tensors = export_tensors(
         encoder, encoder_rules(spec.layout, encoder), target=f"Google {name}"
@@ -321,6 +330,9 @@ def save_google(
     config = HF_ARCHITECTURES[spec.family].hf_config(encoder)
     del config["model_type"]
     config["hidden_act"] = _google_activation(config["hidden_act"], spec, name)
+    warn_about_fixed_hyperparameters(
+        encoder, f"Google's {name} code", _GOOGLE_ACTIVATIONS, GOOGLE_LAYER_NORM_EPSILON
+    )
     with staged_directory(path) as scratch:
         names = sorted(tensors)
         tf.raw_ops.SaveV2(

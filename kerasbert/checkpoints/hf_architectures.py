@@ -26,6 +26,7 @@ from typing import Any
 
 from kerasbert.checkpoints.layouts import HF_NAMING, BlockNames, Layout, bert_block
 from kerasbert.checkpoints.mapping import offset_rows
+from kerasbert.layers.transformer_encoder import group_of_layer
 from kerasbert.models.encoder import Encoder
 
 _TO_KERASBERT_ACTIVATION = {
@@ -153,20 +154,47 @@ def _bert_layout(config: dict[str, Any]) -> Layout:
     )
 
 
+def _check_albert_groups(num_layers: int, num_groups: int) -> None:
+    """Refuses layer/group counts where Hugging Face shares blocks differently.
+
+    Hugging Face's ``AlbertTransformer`` gives layer i the group
+    ``int(i / (L / G))``, computed in floating point; the ``Encoder`` uses
+    ``floor(i * G / L)`` exactly. Rounding makes them differ for some counts
+    (L=18, G=14: layer 9 is in group 6 for Hugging Face, 7 here), and a model
+    converted between them would compute another function.
+    """
+    differing = [
+        f"layer {i}: group {int(i / (num_layers / num_groups))} in Hugging Face, "
+        f"{group_of_layer(i, num_layers, num_groups)} in kerasbert"
+        for i in range(num_layers)
+        if int(i / (num_layers / num_groups))
+        != group_of_layer(i, num_layers, num_groups)
+    ]
+    if differing:
+        raise ValueError(
+            f"Hugging Face's ALBERT assigns {num_layers} layers to {num_groups} "
+            f"groups differently from kerasbert ({'; '.join(differing)}); this "
+            "combination cannot be converted."
+        )
+
+
 def _albert_encoder_config(config: dict[str, Any]) -> dict[str, Any]:
     if config.get("inner_group_num", 1) != 1:
         raise ValueError(
             f"inner_group_num={config['inner_group_num']} is not supported "
             "(an Encoder block is one attention + one feed-forward sublayer)."
         )
-    return dict(
+    encoder_config = dict(
         _bert_encoder_config({"hidden_act": "gelu_new", **config}),
         embedding_size=config.get("embedding_size", 128),
         num_groups=config.get("num_hidden_groups", 1),
     )
+    _check_albert_groups(encoder_config["num_layers"], encoder_config["num_groups"])
+    return encoder_config
 
 
 def _albert_hf_config(encoder: Encoder) -> dict[str, Any]:
+    _check_albert_groups(encoder.num_layers, encoder.num_groups)
     return dict(
         _bert_hf_config("albert")(encoder),
         embedding_size=encoder.embedding_size,

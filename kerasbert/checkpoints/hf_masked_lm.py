@@ -3,7 +3,8 @@
 ``load_hf`` keeps only the encoder of a task checkpoint; ``load_hf_masked_lm``
 also loads the pretraining heads: the MLM transform, its LayerNorm and the
 output bias into ``MaskedLMHead``, and BERT's next-sentence / ALBERT's
-sentence-order classifier when the checkpoint has one.
+sentence-order classifier when the checkpoint has one. ``save_hf_masked_lm``
+writes them back.
 
 ``MaskedLMHead`` ties its output matrix to the token embedding, as every
 supported architecture does by default. A checkpoint that still stores the
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 
 from kerasbert.checkpoints.files import read_json
@@ -26,9 +28,20 @@ from kerasbert.checkpoints.hf_architectures import (
     hf_architecture,
     kerasbert_activation,
 )
-from kerasbert.checkpoints.huggingface import load_hf, read_hf_tensors, split_base_model
+from kerasbert.checkpoints.huggingface import (
+    hf_files,
+    load_hf,
+    read_hf_tensors,
+    split_base_model,
+    write_hf_files,
+)
 from kerasbert.checkpoints.layouts import HF_NAMING, encoder_rules
-from kerasbert.checkpoints.mapping import TRANSPOSE, Rule, load_into
+from kerasbert.checkpoints.mapping import (
+    TRANSPOSE,
+    Rule,
+    export_tensors,
+    load_into,
+)
 from kerasbert.models.encoder import Encoder
 from kerasbert.models.masked_lm import MaskedLanguageModel
 
@@ -42,21 +55,25 @@ class HFMaskedLMHead:
         layer_norm: the head's LayerNorm.
         output_bias: the per-token output bias ``[vocab]``.
         tied_weight: the stored decoder matrix, tied to the word embeddings.
+        model_class: the ``transformers`` class of an MLM-only checkpoint.
         tied_bias: a stored decoder bias tied to ``output_bias``, if any.
         activation: the Hugging Face activation the head hard-codes, when it
             ignores ``hidden_act`` (it must then match the encoder's).
         sentence_head: the 2-way classifier on the pooled output, if any.
         sentence_task: ``MaskedLanguageModel``'s name for that classifier.
+        pretraining_class: the ``transformers`` class with both heads.
     """
 
     transform: str
     layer_norm: str
     output_bias: str
     tied_weight: str
+    model_class: str
     tied_bias: str | None = None
     activation: str | None = None
     sentence_head: str | None = None
     sentence_task: str | None = None
+    pretraining_class: str | None = None
 
 
 HF_MASKED_LM_HEADS: dict[str, HFMaskedLMHead] = {
@@ -65,18 +82,22 @@ HF_MASKED_LM_HEADS: dict[str, HFMaskedLMHead] = {
         layer_norm="cls.predictions.transform.LayerNorm",
         output_bias="cls.predictions.bias",
         tied_weight="cls.predictions.decoder.weight",
+        model_class="BertForMaskedLM",
         tied_bias="cls.predictions.decoder.bias",
         sentence_head="cls.seq_relationship",
         sentence_task="nsp",
+        pretraining_class="BertForPreTraining",
     ),
     "albert": HFMaskedLMHead(
         transform="predictions.dense",
         layer_norm="predictions.LayerNorm",
         output_bias="predictions.bias",
         tied_weight="predictions.decoder.weight",
+        model_class="AlbertForMaskedLM",
         tied_bias="predictions.decoder.bias",
         sentence_head="sop_classifier.classifier",
         sentence_task="sop",
+        pretraining_class="AlbertForPreTraining",
     ),
     # ElectraForMaskedLM: the generator.
     "electra": HFMaskedLMHead(
@@ -84,6 +105,7 @@ HF_MASKED_LM_HEADS: dict[str, HFMaskedLMHead] = {
         layer_norm="generator_predictions.LayerNorm",
         output_bias="generator_lm_head.bias",
         tied_weight="generator_lm_head.weight",
+        model_class="ElectraForMaskedLM",
         activation="gelu",
     ),
     "roberta": HFMaskedLMHead(
@@ -91,6 +113,7 @@ HF_MASKED_LM_HEADS: dict[str, HFMaskedLMHead] = {
         layer_norm="lm_head.layer_norm",
         output_bias="lm_head.bias",
         tied_weight="lm_head.decoder.weight",
+        model_class="RobertaForMaskedLM",
         tied_bias="lm_head.decoder.bias",
         activation="gelu",
     ),
@@ -99,6 +122,7 @@ HF_MASKED_LM_HEADS: dict[str, HFMaskedLMHead] = {
         layer_norm="vocab_layer_norm",
         output_bias="vocab_projector.bias",
         tied_weight="vocab_projector.weight",
+        model_class="DistilBertForMaskedLM",
     ),
 }
 
@@ -228,3 +252,63 @@ def load_hf_masked_lm(path: str | os.PathLike, **overrides: Any) -> MaskedLangua
         source=f"Hugging Face masked-LM checkpoint in {path}",
     )
     return model
+
+
+def _head_tensors(
+    model: MaskedLanguageModel, head: HFMaskedLMHead
+) -> dict[str, np.ndarray]:
+    """The head tensors of ``model`` in Hugging Face's names, ties included.
+
+    The tied decoder tensors are written too (equal to what they tie to), so
+    loaders that do not tie weights read the same model.
+    """
+    head_paths = {rule.path for rule in head_rules(head, model.sentence_task)}
+    tensors = export_tensors(
+        model,
+        head_rules(head, model.sentence_task),
+        # The encoder's variables are written by hf_files.
+        droppable=lambda path, array: path not in head_paths,
+        target="a Hugging Face masked-LM head",
+    )
+    embeddings = model.encoder.token_embedding.embeddings
+    tensors[head.tied_weight] = keras.ops.convert_to_numpy(embeddings)
+    if head.tied_bias:
+        tensors[head.tied_bias] = tensors[head.output_bias].copy()
+    return tensors
+
+
+def save_hf_masked_lm(
+    model: MaskedLanguageModel, path: str | os.PathLike, model_type: str | None = None
+) -> Path:
+    """Writes a ``MaskedLanguageModel`` as a Hugging Face pretraining checkpoint.
+
+    The inverse of ``load_hf_masked_lm``: ``*ForMaskedLM`` without a sentence
+    head, ``BertForPreTraining`` / ``AlbertForPreTraining`` with NSP / SOP, so
+    ``transformers`` loads the heads instead of initialising them randomly.
+
+    Args:
+        model: the model to write.
+        path: the output directory (files are replaced atomically).
+        model_type: as in ``save_hf``; by default the one the encoder was read
+            as, else inferred from its structure.
+
+    Raises:
+        ValueError: the encoder does not fit ``model_type``, the sentence task
+            is not the one Hugging Face's model of that type has, or the head
+            activation is fixed to another one than the encoder's.
+    """
+    encoder = model.encoder
+    config, base = hf_files(encoder, model_type)
+    model_type = config["model_type"]
+    head = hf_masked_lm_head(model_type)
+    if model.sentence_task not in (None, head.sentence_task):
+        raise ValueError(
+            f"Hugging Face's {model_type} has no {model.sentence_task!r} head."
+        )
+    _check_activation(head, encoder)
+    prefix = hf_architecture(model_type).prefix
+    config["architectures"] = [
+        head.pretraining_class if model.sentence_task else head.model_class
+    ]
+    tensors = {prefix + name: tensor for name, tensor in base.items()}
+    return write_hf_files(path, config, {**tensors, **_head_tensors(model, head)})

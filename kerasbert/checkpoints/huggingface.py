@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from kerasbert.checkpoints.files import read_json, staged_directory, write_json
-from kerasbert.checkpoints.hf_architectures import hf_architecture
+from kerasbert.checkpoints.hf_architectures import HF_ARCHITECTURES, hf_architecture
 from kerasbert.checkpoints.layouts import encoder_rules, infer_architecture
 from kerasbert.checkpoints.mapping import export_tensors, load_into
 from kerasbert.models.encoder import Encoder
@@ -97,8 +97,9 @@ def load_hf(path: str | os.PathLike, **overrides: Any) -> Encoder:
     """Builds an ``Encoder`` from a Hugging Face checkpoint directory.
 
     The architecture comes from ``model_type`` in ``config.json`` (absent in
-    very old BERT configs, which are read as ``"bert"``). A pooler is built
-    exactly when the checkpoint has one.
+    very old BERT configs, which are read as ``"bert"``) and is recorded as
+    the encoder's ``architecture``, which ``save_hf`` and the other writers
+    keep. A pooler is built exactly when the checkpoint has one.
 
     Args:
         path: directory with ``config.json`` and ``model.safetensors`` (or
@@ -111,10 +112,11 @@ def load_hf(path: str | os.PathLike, **overrides: Any) -> Encoder:
             disagrees with the config. Nothing is half-loaded.
     """
     config = read_json(Path(path) / "config.json")
-    architecture = hf_architecture(config.get("model_type", "bert"))
+    model_type = config.get("model_type", "bert")
+    architecture = hf_architecture(model_type)
     layout = architecture.layout(config)
     base, _ = split_base_model(read_hf_tensors(path), architecture.prefix)
-    encoder_config = architecture.encoder_config(config)
+    encoder_config = dict(architecture.encoder_config(config), architecture=model_type)
     words = base.get(layout.naming.table.format(layout.word_embeddings))
     if words is not None and words.shape[0] != encoder_config["vocabulary_size"]:
         raise ValueError(
@@ -140,6 +142,44 @@ def load_hf(path: str | os.PathLike, **overrides: Any) -> Encoder:
 load_hf_bert = load_hf
 
 
+def hf_files(
+    encoder: Encoder, model_type: str | None = None
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The ``config.json`` dict and base-model tensors ``save_hf`` writes.
+
+    Split out so that ``save_hf_masked_lm`` writes the same encoder with its
+    heads. ``model_type`` as in ``save_hf``.
+    """
+    model_type = model_type or infer_architecture(encoder, HF_ARCHITECTURES)
+    architecture = hf_architecture(model_type)
+    config = architecture.hf_config(encoder)
+    config["architectures"] = [architecture.model_class]
+    layout = architecture.layout(config)
+    tensors = export_tensors(
+        encoder,
+        encoder_rules(layout, encoder),
+        target=f"Hugging Face {model_type}",
+    )
+    if layout.segment_embeddings and encoder.type_vocabulary_size == 0:
+        name = layout.naming.table.format(layout.segment_embeddings)
+        tensors[name] = np.zeros((1, encoder.embedding_size), np.float32)
+    return config, tensors
+
+
+def write_hf_files(
+    path: str | os.PathLike, config: dict[str, Any], tensors: dict[str, np.ndarray]
+) -> Path:
+    """Writes ``config.json`` and ``model.safetensors`` into ``path`` atomically."""
+    from safetensors.numpy import save_file
+
+    with staged_directory(path) as scratch:
+        save_file(
+            tensors, str(scratch / "model.safetensors"), metadata={"format": "pt"}
+        )
+        write_json(scratch / "config.json", config)
+    return Path(path)
+
+
 def save_hf(
     encoder: Encoder, path: str | os.PathLike, model_type: str | None = None
 ) -> Path:
@@ -154,30 +194,11 @@ def save_hf(
         encoder: the encoder to write.
         path: the output directory (created; files are replaced atomically).
         model_type: ``"bert"``, ``"albert"``, ``"electra"``, ``"distilbert"`` or
-            ``"roberta"``; inferred from the encoder's structure when ``None``.
+            ``"roberta"``; by default the one the encoder was read as, else
+            inferred from its structure.
 
     Raises:
         ValueError: the encoder does not fit ``model_type`` (e.g. a pooler
             for ELECTRA, shared layers for BERT); the parts are named.
     """
-    from safetensors.numpy import save_file
-
-    model_type = model_type or infer_architecture(encoder)
-    architecture = hf_architecture(model_type)
-    config = architecture.hf_config(encoder)
-    config["architectures"] = [architecture.model_class]
-    layout = architecture.layout(config)
-    tensors = export_tensors(
-        encoder,
-        encoder_rules(layout, encoder),
-        target=f"Hugging Face {model_type}",
-    )
-    if layout.segment_embeddings and encoder.type_vocabulary_size == 0:
-        name = layout.naming.table.format(layout.segment_embeddings)
-        tensors[name] = np.zeros((1, encoder.embedding_size), np.float32)
-    with staged_directory(path) as scratch:
-        save_file(
-            tensors, str(scratch / "model.safetensors"), metadata={"format": "pt"}
-        )
-        write_json(scratch / "config.json", config)
-    return Path(path)
+    return write_hf_files(path, *hf_files(encoder, model_type))

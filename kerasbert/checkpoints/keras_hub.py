@@ -7,11 +7,14 @@ encoder whose activation or epsilon differs gets a warning on the way to
 keras-hub, since the backbone will compute a slightly different function.
 Converting from keras-hub gives an encoder with keras-hub's values (pass
 ``hidden_activation=...`` to ``from_keras_hub`` to choose otherwise).
+
+keras-hub's ElectraBackbone always has a pooler, ELECTRA checkpoints none: an
+ELECTRA without one gets an all-zero pooler (``pooled_output`` is 0), which
+reads back as no pooler.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,12 +29,12 @@ from kerasbert.checkpoints.layouts import (
     encoder_rules,
     infer_architecture,
     keras_hub_block,
+    warn_about_fixed_hyperparameters,
 )
 from kerasbert.checkpoints.mapping import export_tensors, load_into, variable_arrays
 from kerasbert.models.encoder import Encoder
 
 _SEGMENT_PATH = "embeddings/segment_embedding/embeddings"
-_CANONICAL_ACTIVATION = {"gelu_exact": "gelu", "gelu_new": "gelu_approximate"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,10 @@ class KerasHubArchitecture:
         backbone_config: ``Encoder`` -> the backbone's own constructor kwargs.
         encoder_config: the backbone's ``get_config()`` -> architecture-specific
             ``Encoder`` kwargs (the shared ones are added by ``from_keras_hub``).
+        zero_pooler: the backbone always builds a pooler that the family's
+            own checkpoints lack (ELECTRA; keras-hub ships no HF converter for
+            it): an encoder without one is written with an all-zero pooler
+            (``pooled_output`` is then 0), which reads back as no pooler.
     """
 
     backbone: str
@@ -53,6 +60,7 @@ class KerasHubArchitecture:
     layer_norm_epsilon: float
     backbone_config: Callable[[Encoder], dict[str, Any]]
     encoder_config: Callable[[dict[str, Any]], dict[str, Any]]
+    zero_pooler: bool = False
 
 
 def _layout(**names: Any) -> Layout:
@@ -127,6 +135,7 @@ KERAS_HUB_ARCHITECTURES: dict[str, KerasHubArchitecture] = {
             embedding_size=c["embedding_dim"],
             use_pooler=True,
         ),
+        zero_pooler=True,
     ),
     "distilbert": KerasHubArchitecture(
         "DistilBertBackbone",
@@ -171,37 +180,38 @@ def keras_hub_architecture(name: str) -> KerasHubArchitecture:
     return KERAS_HUB_ARCHITECTURES[name]
 
 
-def _architecture_of(backbone: keras.Model) -> KerasHubArchitecture:
-    for architecture in KERAS_HUB_ARCHITECTURES.values():
+def _architecture_of(backbone: keras.Model) -> str:
+    for name, architecture in KERAS_HUB_ARCHITECTURES.items():
         if type(backbone).__name__ == architecture.backbone:
-            return architecture
+            return name
     raise ValueError(
         f"Unsupported keras-hub backbone {type(backbone).__name__}; supported: "
         f"{sorted(a.backbone for a in KERAS_HUB_ARCHITECTURES.values())}"
     )
 
 
-def _warn_about_fixed_hyperparameters(
-    encoder: Encoder, architecture: KerasHubArchitecture
-) -> None:
-    activation = _CANONICAL_ACTIVATION.get(
-        encoder.hidden_activation, encoder.hidden_activation
-    )
-    if activation != architecture.activation:
-        warnings.warn(
-            f"keras-hub's {architecture.backbone} always uses "
-            f"{architecture.activation!r} but the encoder uses "
-            f"{encoder.hidden_activation!r}: the weights transfer exactly, the "
-            "outputs will differ slightly.",
-            stacklevel=3,
-        )
-    if encoder.layer_norm_epsilon != architecture.layer_norm_epsilon:
-        warnings.warn(
-            f"keras-hub's {architecture.backbone} always uses LayerNorm epsilon "
-            f"{architecture.layer_norm_epsilon} but the encoder uses "
-            f"{encoder.layer_norm_epsilon}: outputs will differ slightly.",
-            stacklevel=3,
-        )
+def _default_architecture(encoder: Encoder) -> str:
+    """The backbone for ``encoder`` when none is asked for.
+
+    The one it was read as, unless that backbone cannot hold its pooler (a
+    Hugging Face RoBERTa has one, keras-hub's RobertaBackbone not), then the
+    structural guess.
+    """
+    holding = [
+        name
+        for name, spec in KERAS_HUB_ARCHITECTURES.items()
+        if spec.layout.pooler or not encoder.use_pooler
+    ]
+    return infer_architecture(encoder, holding)
+
+
+def _zero_pooler(spec: KerasHubArchitecture, backbone: keras.Model) -> dict:
+    """An all-zero pooler for ``backbone``, by variable path."""
+    return {
+        variable.path: np.zeros(variable.shape, variable.dtype)
+        for variable in backbone.weights
+        if variable.path.startswith(f"{spec.layout.pooler}/")
+    }
 
 
 def to_keras_hub(encoder: Encoder, architecture: str | None = None) -> keras.Model:
@@ -219,8 +229,13 @@ def to_keras_hub(encoder: Encoder, architecture: str | None = None) -> keras.Mod
     """
     import keras_hub
 
-    spec = keras_hub_architecture(architecture or infer_architecture(encoder))
-    _warn_about_fixed_hyperparameters(encoder, spec)
+    spec = keras_hub_architecture(architecture or _default_architecture(encoder))
+    warn_about_fixed_hyperparameters(
+        encoder,
+        f"keras-hub's {spec.backbone}",
+        (spec.activation,),
+        spec.layer_norm_epsilon,
+    )
     backbone = getattr(keras_hub.models, spec.backbone)(
         num_layers=encoder.num_layers,
         num_heads=encoder.num_heads,
@@ -246,6 +261,8 @@ def to_keras_hub(encoder: Encoder, architecture: str | None = None) -> keras.Mod
         droppable=zero_segment_row,
         target=f"keras-hub {spec.backbone}",
     )
+    if spec.zero_pooler and not encoder.use_pooler:
+        tensors.update(_zero_pooler(spec, backbone))
     assign_by_path(backbone, tensors)
     return backbone
 
@@ -262,7 +279,8 @@ def from_keras_hub(backbone: keras.Model, **overrides: Any) -> Encoder:
         ValueError: an unsupported backbone, or one that cannot be expressed
             (e.g. ALBERT with ``num_inner_repetitions > 1``).
     """
-    spec = _architecture_of(backbone)
+    name = _architecture_of(backbone)
+    spec = KERAS_HUB_ARCHITECTURES[name]
     config = backbone.get_config()
     if config.get("num_inner_repetitions", 1) != 1:
         raise ValueError(
@@ -279,12 +297,18 @@ def from_keras_hub(backbone: keras.Model, **overrides: Any) -> Encoder:
         attention_dropout=config["dropout"],
         hidden_activation=spec.activation,
         layer_norm_epsilon=spec.layer_norm_epsilon,
+        architecture=name,
         **spec.encoder_config(config),
     )
+    arrays = variable_arrays(backbone)
+    pooler = _zero_pooler(spec, backbone) if spec.zero_pooler else {}
+    if pooler and not any(arrays[path].any() for path in pooler):
+        encoder_config["use_pooler"] = False
+        arrays = {path: a for path, a in arrays.items() if path not in pooler}
     encoder = Encoder(**{**encoder_config, **overrides})
     load_into(
         encoder,
-        variable_arrays(backbone),
+        arrays,
         encoder_rules(spec.layout, encoder),
         source=f"keras-hub {spec.backbone}",
     )

@@ -8,6 +8,8 @@ layouts; no format has its own copy of the per-block mapping.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from kerasbert.checkpoints.mapping import COPY, RESHAPE, TRANSPOSE, Codec, Rule
@@ -260,13 +262,17 @@ def encoder_rules(layout: Layout, encoder: Encoder) -> list[Rule]:
     return rules
 
 
-def infer_architecture(encoder: Encoder) -> str:
-    """The most specific architecture name whose layouts fit ``encoder``.
+def infer_architecture(encoder: Encoder, supported: Collection[str] = ()) -> str:
+    """The architecture to write ``encoder`` as when none is asked for.
 
-    Shared blocks -> ALBERT; no segment ids and no pooler -> DistilBERT;
-    a factorized embedding -> ELECTRA; otherwise BERT. RoBERTa has BERT's
-    structure and is never inferred: ask for it by name.
+    The one the encoder was read as (``encoder.architecture``) when it is in
+    ``supported``: the shapes alone cannot tell an ELECTRA with
+    E == H (ELECTRA-base/large) or a RoBERTa from BERT. Otherwise the most
+    specific structural fit: shared blocks -> ALBERT; no segment ids and no
+    pooler -> DistilBERT; a factorized embedding -> ELECTRA; else BERT.
     """
+    if encoder.architecture in supported:
+        return encoder.architecture
     if encoder.num_groups < encoder.num_layers:
         return "albert"
     if encoder.type_vocabulary_size == 0 and not encoder.use_pooler:
@@ -274,3 +280,42 @@ def infer_architecture(encoder: Encoder) -> str:
     if encoder.embeddings.factorized:
         return "electra"
     return "bert"
+
+
+_GELU_NAMES = {"gelu_exact": "gelu", "gelu_new": "gelu_approximate"}
+
+
+def warn_about_fixed_hyperparameters(
+    encoder: Encoder,
+    target: str,
+    activations: Collection[str],
+    layer_norm_epsilon: float,
+) -> None:
+    """Warns when ``target`` computes another function than ``encoder``.
+
+    Formats whose code hard-codes the activation or the LayerNorm epsilon
+    (keras-hub backbones, Google's TF1 ``modeling.py``) still take the exact
+    weights, but the model they build drifts from the encoder; a warning says
+    so rather than failing, since the drift is small (1e-3 to 5e-2).
+
+    Args:
+        encoder: the encoder being written.
+        target: what is written, for the message (e.g. "keras-hub's BertBackbone").
+        activations: the ``Encoder`` activation names the target computes.
+        layer_norm_epsilon: the epsilon the target computes with.
+    """
+    activation = _GELU_NAMES.get(encoder.hidden_activation, encoder.hidden_activation)
+    if activation not in activations:
+        warnings.warn(
+            f"{target} computes {' or '.join(map(repr, activations))} but the "
+            f"encoder uses {encoder.hidden_activation!r}: the weights transfer "
+            "exactly, the outputs will differ slightly.",
+            stacklevel=3,
+        )
+    if encoder.layer_norm_epsilon != layer_norm_epsilon:
+        warnings.warn(
+            f"{target} always uses LayerNorm epsilon {layer_norm_epsilon} but the "
+            f"encoder uses {encoder.layer_norm_epsilon}: the weights transfer "
+            "exactly, the outputs will differ.",
+            stacklevel=3,
+        )

@@ -9,6 +9,7 @@ tensor used, nothing missing, shapes right, all or nothing) is written once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -81,8 +82,39 @@ def _part_shape(shape: Shape, parts: int) -> Shape:
     return (*shape[:-1], shape[-1] // parts)
 
 
-def _describe(tensors: Mapping[str, np.ndarray], names: Sequence[str]) -> str:
-    return ", ".join(f"{name} {tuple(np.shape(tensors[name]))}" for name in names)
+def _foreign_shape(codec: Codec, part: Shape) -> str:
+    """The shape a foreign tensor needs to give ``part`` through ``codec``."""
+    try:
+        return str(codec.from_kerasbert(np.empty(part, np.float32), None).shape)
+    except ValueError:  # a reshaping codec: any shape of the right size
+        return f"{math.prod(part)} values (reshaped to {part})"
+
+
+def _gather(rule: Rule, tensors: Mapping[str, np.ndarray], shape: Shape) -> np.ndarray:
+    """The encoder array of shape ``shape`` that ``rule`` makes of ``tensors``.
+
+    Each tensor is checked on its own before the pieces are concatenated, so
+    a wrong-shaped query/key/value is named, with the shape it needs,
+    instead of surfacing as numpy's concatenation error.
+
+    Raises:
+        ValueError: naming the first tensor of the wrong shape.
+    """
+    part = _part_shape(shape, len(rule.names))
+    pieces = []
+    for name in rule.names:
+        tensor = np.asarray(tensors[name])
+        try:
+            piece = rule.codec.to_kerasbert(tensor, part)
+        except ValueError:
+            piece = None
+        if piece is None or piece.shape != part:
+            raise ValueError(
+                f"{name} {tensor.shape} does not fit {rule.path} {shape}: that "
+                f"tensor must be {_foreign_shape(rule.codec, part)}"
+            )
+        pieces.append(piece)
+    return np.concatenate(pieces, axis=-1) if len(pieces) > 1 else pieces[0]
 
 
 def load_into(
@@ -124,24 +156,10 @@ def load_into(
             if shape is None:
                 problems.append(f"the model has no variable {rule.path}")
                 continue
-            part = _part_shape(shape, len(rule.names))
             try:
-                pieces = [
-                    rule.codec.to_kerasbert(np.asarray(tensors[name]), part)
-                    for name in rule.names
-                ]
-                array = (
-                    np.concatenate(pieces, axis=-1) if len(pieces) > 1 else pieces[0]
-                )
+                arrays[rule.path] = _gather(rule, tensors, shape)
             except ValueError as error:
-                problems.append(f"{_describe(tensors, rule.names)}: {error}")
-                continue
-            if array.shape != shape:
-                problems.append(
-                    f"{_describe(tensors, rule.names)} give {array.shape} for "
-                    f"{rule.path}, which needs {shape}"
-                )
-            arrays[rule.path] = array
+                problems.append(str(error))
     if problems:
         raise ValueError(f"Cannot load the {source}: " + "; ".join(problems))
     assign_by_path(model, arrays)

@@ -9,13 +9,18 @@ Formats (see ``kerasbert.checkpoints.formats``):
     keras-hub: a ``.keras`` file of a keras-hub backbone.
 
 Tokenizer files (``vocab.txt``, ``tokenizer.json``, ...) found beside SRC are
-copied next to DST. Every write is atomic. ``--check`` reads DST back and
-compares every weight with what was converted, bit for bit. ``--mlm-head``
-(hf to kerasbert) keeps a pretraining checkpoint's masked-LM head (and NSP /
-SOP head) and writes a ``MaskedLanguageModel`` instead of the bare encoder.
+copied next to DST (into it, for hf and google). DST is written beside its
+place, checked, and then swapped in whole, so it is never half-written nor a
+mix of old and new files; written files get the umask's permissions. An
+existing DST (or, for a .keras DST, a different tokenizer file beside it) is
+refused unless ``--overwrite`` is given; a file is never replaced by a
+directory or the other way round. ``--check`` reads DST back and compares
+every weight with what was converted, bit for bit. ``--mlm-head`` (hf to
+kerasbert) keeps a pretraining checkpoint's masked-LM head (and NSP / SOP
+head) and writes a ``MaskedLanguageModel`` instead of the bare encoder.
 
-Exit status: 0 done, 1 the conversion failed (nothing written, or the check
-failed), 2 the arguments do not go together.
+Exit status: 0 done, 1 the conversion failed or DST was refused (nothing
+written), 2 the arguments do not go together.
 
 Also runnable without the CLI as ``python -m kerasbert.commands.convert ...``.
 """
@@ -101,6 +106,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="read DST back and require every weight to be bit-identical",
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing DST whole (by default it is refused)",
+    )
     parser.add_argument("source", metavar="SRC", type=Path, help="what to convert")
     parser.add_argument(
         "destination",
@@ -127,19 +137,23 @@ def _usage_problems(args: argparse.Namespace) -> list[str]:
         ]
     if args.target_format == "kerasbert" and args.architecture is not None:
         problems.append("--architecture does not apply to --to kerasbert")
-    hf_to_kerasbert = args.source_format == "hf" and args.target_format == "kerasbert"
-    if args.mlm_head and not hf_to_kerasbert:
-        problems.append("--mlm-head needs --from hf --to kerasbert")
+    head_formats = ("hf", "kerasbert")
+    if args.mlm_head and not (
+        args.source_format in head_formats and args.target_format in head_formats
+    ):
+        problems.append(
+            "--mlm-head needs --from hf|kerasbert --to hf|kerasbert (heads are "
+            "not written to Google or keras-hub checkpoints)"
+        )
     return problems
 
 
 def _read(args: argparse.Namespace) -> keras.Model:
     """The ``Encoder`` (or, with ``--mlm-head``, ``MaskedLanguageModel``) in SRC."""
     from kerasbert.checkpoints.formats import read_encoder
-    from kerasbert.checkpoints.hf_masked_lm import load_hf_masked_lm
 
     if args.mlm_head:
-        return load_hf_masked_lm(args.source)
+        return _read_masked_lm(args.source_format, args.source)
     return read_encoder(
         args.source_format,
         args.source,
@@ -148,29 +162,118 @@ def _read(args: argparse.Namespace) -> keras.Model:
     )
 
 
-def _write(args: argparse.Namespace, model: keras.Model) -> None:
+def _read_masked_lm(source_format: str, path: Path) -> keras.Model:
+    """The ``MaskedLanguageModel`` (encoder + heads) in an hf or kerasbert SRC."""
+    from kerasbert.checkpoints.formats import load_keras_file
+    from kerasbert.checkpoints.hf_masked_lm import load_hf_masked_lm
+    from kerasbert.models import MaskedLanguageModel
+
+    if source_format == "hf":
+        return load_hf_masked_lm(path)
+    model = load_keras_file(path)
+    if not isinstance(model, MaskedLanguageModel):
+        raise ValueError(
+            f"{path} holds a {type(model).__name__}, not a MaskedLanguageModel "
+            "(--mlm-head)"
+        )
+    return model
+
+
+def _destinations(args: argparse.Namespace) -> list[tuple[Path, bool]]:
+    """What the conversion writes, each with whether it is a directory.
+
+    DST, and for a .keras DST the tokenizer files copied beside it (those not
+    already there byte for byte).
+    """
+    from kerasbert.checkpoints.files import assets_to_copy
+
+    if args.target_format not in _FILE_FORMATS:
+        return [(args.destination, True)]
+    parent = args.destination.parent
+    assets = assets_to_copy(args.source, parent)
+    return [(args.destination, False)] + [(parent / a.name, False) for a in assets]
+
+
+def _check_destinations(args: argparse.Namespace) -> None:
+    """Refuses, before SRC is read, what DST's writing would not be allowed to do.
+
+    Raises:
+        OSError: a destination exists without ``--overwrite``, or is of the
+            wrong kind, or has a file for a parent.
+        ValueError: ``--overwrite`` would delete SRC (it lies inside DST).
+    """
+    from kerasbert.checkpoints.files import check_destination
+
+    if args.overwrite and args.destination.resolve() in args.source.resolve().parents:
+        raise ValueError(
+            f"{args.source} lies inside {args.destination}, which --overwrite "
+            "would delete"
+        )
+    for path, directory in _destinations(args):
+        try:
+            check_destination(path, directory, args.overwrite)
+        except FileExistsError as error:
+            raise FileExistsError(f"{error} (pass --overwrite to replace it)") from None
+
+
+def _write(args: argparse.Namespace, model: keras.Model, path: Path) -> None:
+    """Writes ``model`` at ``path`` in the format DST is to have."""
     from kerasbert.checkpoints.files import save_keras_atomically
     from kerasbert.checkpoints.formats import write_encoder
+    from kerasbert.checkpoints.hf_masked_lm import save_hf_masked_lm
 
-    if args.mlm_head:
-        save_keras_atomically(model, args.destination)
+    if args.mlm_head and args.target_format == "hf":
+        save_hf_masked_lm(model, path, args.architecture)
+    elif args.mlm_head:
+        save_keras_atomically(model, path)
     else:
-        write_encoder(args.target_format, model, args.destination, args.architecture)
+        write_encoder(args.target_format, model, path, args.architecture)
 
 
-def _read_back(args: argparse.Namespace) -> keras.Model:
-    """What DST holds, read the way ``--from <target format>`` would."""
-    import keras
+def _read_back(args: argparse.Namespace, path: Path) -> keras.Model:
+    """What ``path`` holds, read the way ``--from <target format>`` would."""
 
     from kerasbert.checkpoints.formats import read_encoder
 
     if args.mlm_head:
-        return keras.saving.load_model(args.destination)
+        return _read_masked_lm(args.target_format, path)
     return read_encoder(
         args.target_format,
-        args.destination,
+        path,
         architecture=args.architecture if args.target_format == "google" else None,
     )
+
+
+def _check(args: argparse.Namespace, model: keras.Model, path: Path) -> None:
+    """Raises ``ValueError`` unless ``path`` reads back bit for bit as ``model``."""
+    from kerasbert.checkpoints.mapping import variable_arrays
+
+    differing = _differences(
+        variable_arrays(model), variable_arrays(_read_back(args, path))
+    )
+    if differing:
+        raise ValueError(
+            f"check failed: {args.destination} reads back with different {differing}"
+        )
+
+
+def _write_destination(args: argparse.Namespace, model: keras.Model) -> list[str]:
+    """Writes DST beside its place, checks it, then swaps it in whole.
+
+    Returns:
+        The tokenizer files copied (into DST, or beside a .keras DST).
+    """
+    from kerasbert.checkpoints.files import copy_assets, staged_path
+
+    as_file = args.target_format in _FILE_FORMATS
+    with staged_path(
+        args.destination, directory=not as_file, overwrite=args.overwrite
+    ) as staged:
+        _write(args, model, staged)
+        if args.check:
+            _check(args, model, staged)
+        assets_directory = args.destination.parent if as_file else staged
+        return copy_assets(args.source, assets_directory, args.overwrite)
 
 
 def _differences(expected: dict, actual: dict) -> list[str]:
@@ -191,30 +294,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"kerasbert convert: error: {'; '.join(problems)}", file=sys.stderr)
         return 2
 
-    from kerasbert.checkpoints.files import copy_assets
-    from kerasbert.checkpoints.mapping import variable_arrays
-
     try:
+        _check_destinations(args)
         model = _read(args)
-        _write(args, model)
-        if args.check:
-            differing = _differences(
-                variable_arrays(model), variable_arrays(_read_back(args))
-            )
-            if differing:
-                raise ValueError(
-                    f"check failed: {args.destination} reads back with different "
-                    f"{differing}"
-                )
-    except (ValueError, FileNotFoundError) as error:
+        copied = _write_destination(args, model)
+    except (ValueError, OSError) as error:
         print(f"kerasbert convert: error: {error}", file=sys.stderr)
         return 1
-    directory = (
-        args.destination.parent
-        if args.target_format in _FILE_FORMATS
-        else args.destination
-    )
-    copied = copy_assets(args.source, directory)
     encoder = getattr(model, "encoder", model)
     print(
         f"Wrote {args.destination} ({args.target_format}) from {args.source} "

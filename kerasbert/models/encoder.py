@@ -57,6 +57,11 @@ class Encoder(keras.Model):
         use_pooler: add the tanh pooler on [CLS].
         output_hidden_states: also return every block's output.
         initializer_range: stddev of the truncated-normal initializer.
+        architecture: the model family the weights were read as (``"bert"``,
+            ``"albert"``, ``"electra"``, ``"distilbert"``, ``"roberta"``), set
+            by the checkpoint readers so that writers keep it rather than
+            guess it from the shapes (an ELECTRA with E == H looks like BERT).
+            ``None``: unknown, the writers guess.
     """
 
     def __init__(
@@ -79,6 +84,7 @@ class Encoder(keras.Model):
         use_pooler: bool = True,
         output_hidden_states: bool = False,
         initializer_range: float = 0.02,
+        architecture: str | None = None,
         dtype: Any = None,
         **kwargs,
     ):
@@ -153,6 +159,7 @@ class Encoder(keras.Model):
         self.use_pooler = use_pooler
         self.output_hidden_states = output_hidden_states
         self.initializer_range = initializer_range
+        self.architecture = architecture
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> Encoder:
@@ -227,6 +234,7 @@ class Encoder(keras.Model):
             "use_pooler": self.use_pooler,
             "output_hidden_states": self.output_hidden_states,
             "initializer_range": self.initializer_range,
+            "architecture": self.architecture,
         }
 
     @classmethod

@@ -302,11 +302,13 @@ class ElectraPretrainer(keras.Model):
 
         Its forward pass equals the discriminator's (shared embeddings, own
         projection, transformer); ``use_pooler=True`` adds a freshly
-        initialised pooler for classifiers that want one.
+        initialised pooler for classifiers that want one. It records that it
+        is an ELECTRA discriminator (``architecture``), so checkpoint writers
+        name it as one whatever its sizes.
         """
-        encoder = Encoder(
-            **self.discriminator_config, use_pooler=use_pooler, dtype=self.dtype_policy
-        )
+        # Recorded so converters write it as ELECTRA, whatever its sizes.
+        config = {**self.discriminator_config, "architecture": "electra"}
+        encoder = Encoder(**config, use_pooler=use_pooler, dtype=self.dtype_policy)
         target, source = encoder.embeddings, self.embeddings
         pairs = [
             (target.token_embedding, source.token_embedding),
