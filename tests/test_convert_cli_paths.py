@@ -82,6 +82,9 @@ def test_mlm_head_goes_back_to_hugging_face_and_is_refused_for_google(
         _convert("--mlm-head", "--from", "kerasbert", "--to", "hf", "--check",
                  keras_file, back) == 0
     )  # fmt: skip
+    with pytest.warns(UserWarning, match="its heads are dropped"):
+        assert _convert("--from", "kerasbert", "--to", "hf", keras_file,
+                        tmp_path / "encoder_only") == 0  # fmt: skip
     reloaded = transformers.BertForPreTraining.from_pretrained(back).eval()
     ids = torch.arange(8).reshape(1, 8) % VOCAB
     with torch.no_grad():
