@@ -36,7 +36,7 @@ from kerasbert.tokenizers import Tokenizer
 from serving.config_files import BatchingParameters
 from serving.inference import InferenceEngine
 from serving.kit import write_kit
-from serving.model_manager import ModelManager
+from serving.model_manager import ModelManager, is_version_name
 from serving.servable import Servable
 from serving.signatures import ServingModule
 from serving.warmup import warmup_logs, write_warmup_file
@@ -87,7 +87,7 @@ def next_version(model_path: Path) -> int:
     """One more than the highest integer-named entry under ``model_path``."""
     if not model_path.is_dir():
         return 1
-    numbers = [int(p.name) for p in model_path.iterdir() if p.name.isdigit()]
+    numbers = [int(p.name) for p in model_path.iterdir() if is_version_name(p.name)]
     return max(numbers, default=0) + 1
 
 

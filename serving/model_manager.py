@@ -61,6 +61,11 @@ class VersionStatus:
     error_message: str = ""
 
 
+def is_version_name(name: str) -> bool:
+    """All ASCII digits (``str.isdigit`` also takes ``²``, which int() refuses)."""
+    return name.isascii() and name.isdigit()
+
+
 def version_directories(base_path: Path) -> dict[int, Path]:
     """Complete versions under ``base_path``: number -> directory.
 
@@ -72,7 +77,7 @@ def version_directories(base_path: Path) -> dict[int, Path]:
         return {}
     versions = {}
     for child in base_path.iterdir():
-        if child.name.isdigit() and (child / "saved_model.pb").is_file():
+        if is_version_name(child.name) and (child / "saved_model.pb").is_file():
             number = int(child.name)
             if number < 2**63:  # TF Serving's versions are int64
                 versions[number] = child

@@ -347,8 +347,8 @@ def test_kit_files_are_read_back_by_the_server_and_versions_ignore_temporaries(
     assert monitoring.prometheus_path == "/monitoring/prometheus/metrics"
     deploy = (tmp_path / "DEPLOY.md").read_text()
     assert f"--model_config_file={tmp_path.resolve()}/models.config" in deploy
-    for name in ("3", "00000123", ".tmp-4-x", "notes", "7"):
+    for name in ("3", "00000123", ".tmp-4-x", "notes", "7", "\u00b2"):
         (tmp_path / name).mkdir()
-    for name in ("3", "00000123", ".tmp-4-x"):
+    for name in ("3", "00000123", ".tmp-4-x", "\u00b2"):
         (tmp_path / name / "saved_model.pb").write_bytes(b"")
     assert sorted(version_directories(tmp_path)) == [3, 123]  # 7 is incomplete
