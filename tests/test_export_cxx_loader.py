@@ -431,6 +431,8 @@ def test_tf1_half_plus_two_runs_under_the_loader(tmp_path):
         # Shape [3], not the signature's [None, 1]: a session does not check.
         predicted = session.run("serving_default", {"x": np.array(x, np.float32)})
         np.testing.assert_allclose(predicted["y"], y)
+        scalar = session.run("serving_default", {"x": np.float32(3.0)})["y"]
+        assert scalar.shape == () and scalar == 3.5  # 0-d feeds stay 0-d
         examples = {"inputs": _x_examples(x)}
         scores = session.run("classify_x_to_y", examples)["scores"]
         outputs = session.run("regress_x_to_y", examples)["outputs"]
