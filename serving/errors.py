@@ -24,6 +24,19 @@ class ServingError(Exception):
         self.message = message
 
 
+def status_code(error: Exception) -> grpc.StatusCode:
+    """The gRPC status of a failure: a ``ServingError``'s own code, a
+    ``tf.errors.OpError``'s (TensorFlow numbers its codes as gRPC does), or
+    UNKNOWN."""
+    if isinstance(error, ServingError):
+        return error.code
+    number = getattr(error, "error_code", None)
+    return next(
+        (code for code in grpc.StatusCode if code.value[0] == number),
+        grpc.StatusCode.UNKNOWN,
+    )
+
+
 def invalid_argument(message: str) -> ServingError:
     return ServingError(grpc.StatusCode.INVALID_ARGUMENT, message)
 

@@ -166,10 +166,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
                 f"{sorted(fields)}."
             )
         spec = request_spec(request.model_spec)
-        version, signatures = self.engine.metadata(spec)
-        signature_map = get_model_metadata_pb2.SignatureDefMap()
-        for name, signature in signatures.items():
-            signature_map.signature_def[name].CopyFrom(signature)
+        version, signature_map = self.engine.metadata(spec)
         response = get_model_metadata_pb2.GetModelMetadataResponse(
             model_spec=response_spec(spec.name, version)
         )

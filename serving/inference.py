@@ -24,12 +24,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import grpc
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
-from tensorflow_serving.apis import prediction_log_pb2
+from tensorflow_serving.apis import get_model_metadata_pb2, prediction_log_pb2
 
 from serving.batching import Arrays
 from serving.constants import (
@@ -38,7 +37,7 @@ from serving.constants import (
     REGRESS_METHOD,
     WARMUP_FILE,
 )
-from serving.errors import ServingError, invalid_argument
+from serving.errors import ServingError, invalid_argument, status_code
 from serving.metrics import Metrics
 from serving.model_manager import ModelManager, VersionStatus
 from serving.servable import Servable
@@ -140,9 +139,9 @@ def check_predict_inputs(
                 f"{dtype_name(got)} is provided."
             )
         check_limits(name, array, limits)
-    if len({array.shape[0] for array in inputs.values() if array.ndim}) > 1:
-        rows = sorted({a.shape[0] for a in inputs.values() if a.ndim})
-        raise invalid_argument(f"Inputs disagree on the batch size: {rows}.")
+    rows = {array.shape[0] for array in inputs.values() if array.ndim}
+    if len(rows) > 1:
+        raise invalid_argument(f"Inputs disagree on the batch size: {sorted(rows)}.")
 
 
 def check_output_filter(
@@ -188,11 +187,9 @@ def _run(servable: Servable, signature: str, inputs: Arrays, outputs: list[str])
     try:
         return servable.run(signature, inputs, outputs)
     except tf.errors.OpError as error:
-        code = next(
-            (s for s in grpc.StatusCode if s.value[0] == error.error_code),
-            grpc.StatusCode.UNKNOWN,
-        )
-        raise ServingError(code, op_error_summary(error.message)) from None
+        raise ServingError(
+            status_code(error), op_error_summary(error.message)
+        ) from None
 
 
 def _examples_signature(
@@ -397,10 +394,13 @@ class InferenceEngine:
 
     def metadata(
         self, spec: RequestSpec
-    ) -> tuple[int, dict[str, meta_graph_pb2.SignatureDef]]:
-        """(served version, every SignatureDef TF Serving lists)."""
+    ) -> tuple[int, get_model_metadata_pb2.SignatureDefMap]:
+        """(served version, every SignatureDef TF Serving lists), for both APIs."""
         with self.manager.servable(spec.name, spec.version, spec.label) as servable:
-            return servable.version, dict(servable.session.meta_graph.signature_def)
+            signatures = servable.session.meta_graph.signature_def
+            return servable.version, get_model_metadata_pb2.SignatureDefMap(
+                signature_def=signatures
+            )
 
     def statuses(self, spec: RequestSpec) -> list[VersionStatus]:
         return self.manager.statuses(spec.name, spec.version, spec.label)

@@ -31,10 +31,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
-
 from serving.config_files import BatchingParameters, ModelConfig
-from serving.errors import invalid_argument, not_found
+from serving.errors import invalid_argument, not_found, status_code
 from serving.servable import Servable
 
 logger = logging.getLogger("serving")
@@ -113,15 +111,6 @@ class _Model:
         self.available: dict[int, Servable] = {}
         self.states: dict[int, str] = {}
         self.failures: dict[int, _Failure] = {}
-
-
-def _error_code(error: Exception) -> str:
-    code = getattr(error, "error_code", None)
-    if code is not None:  # tf.errors.OpError: the TF status code number
-        for status in grpc.StatusCode:
-            if status.value[0] == code:
-                return status.name
-    return "UNKNOWN"
 
 
 class ModelManager:
@@ -233,7 +222,9 @@ class ModelManager:
             logger.error("Loading %s version %d failed: %s", name, version, message)
             with self._lock:
                 model.states[version] = "END"
-                model.failures[version] = _Failure(files, _error_code(error), message)
+                model.failures[version] = _Failure(
+                    files, status_code(error).name, message
+                )
             if self.on_load:
                 self.on_load(str(path), "fail")
             return

@@ -47,13 +47,11 @@ from urllib.parse import unquote
 
 import grpc
 import numpy as np
-from google.protobuf import wrappers_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
-from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2
 
 from serving.config_files import PROMETHEUS_PATH
 from serving.errors import ServingError, invalid_argument
-from serving.grpc_service import status_response
+from serving.grpc_service import response_spec, status_response
 from serving.http_server import HttpServer, Reply, error_reply
 from serving.inference import InferenceEngine, RequestSpec
 from serving.rest_examples import examples_tensor
@@ -225,16 +223,10 @@ class RestApi:
 
     def _metadata(self, spec: RequestSpec, body: bytes) -> str:
         """``{"model_spec", "metadata": {"signature_def": SignatureDefMap}}``."""
-        version, signatures = self.engine.metadata(spec)
-        signature_map = get_model_metadata_pb2.SignatureDefMap()
-        for name, signature in signatures.items():
-            signature_map.signature_def[name].CopyFrom(signature)
-        model_spec = model_pb2.ModelSpec(
-            name=spec.name, version=wrappers_pb2.Int64Value(value=version)
-        )
+        version, signature_map = self.engine.metadata(spec)
         return (
             '{"model_spec": '
-            + proto_json(model_spec)
+            + proto_json(response_spec(spec.name, version))
             + ', "metadata": {"signature_def": '
             + proto_json(signature_map)
             + "}}"

@@ -190,10 +190,6 @@ class _Status:
         self._api.TF_DeleteStatus(self.pointer)
 
 
-def _numpy_dtype(enum: int) -> np.dtype:
-    return np.dtype(object) if enum == _STRING else tf.as_dtype(enum).as_numpy_dtype
-
-
 class _InputTensors:
     """numpy arrays as ``TF_Tensor``s for one run; ``free()`` releases them.
 
@@ -252,7 +248,7 @@ def _to_numpy(api: _CApi, pointer: int) -> np.ndarray:
                 api.TF_StringGetDataPointer(element), api.TF_StringGetSize(element)
             )
         return values.reshape(shape)
-    dtype = _numpy_dtype(enum)
+    dtype = tf.as_dtype(enum).as_numpy_dtype
     size = api.TF_TensorByteSize(pointer)
     flat = np.frombuffer(ctypes.string_at(data, size) if size else b"", dtype)
     return flat.reshape(shape)

@@ -9,9 +9,8 @@ import tensorflow as tf
 from kerasbert.cli import main
 from kerasbert.quickstart import demo
 from kerasbert.quickstart.pipeline import VALID_EVERY, QuickstartConfig, prepare_corpus
-from serving.inference import InferenceEngine
-from serving.model_manager import ModelManager
-from serving.servable import Servable
+from serving.export import verify_with_model_server_loader
+from serving.saved_model_session import SavedModelSession
 
 SMALL_RUN = ["--max-documents", "300", "--steps", "30", "--batch-size", "8"]
 
@@ -81,12 +80,9 @@ def test_quickstart_exports_run_under_the_model_server_loader(quickstart_run):
         expected = tf.saved_model.load(str(path)).signatures["serving_default"](
             text=tf.constant(texts)
         )
-        servable = Servable(name, 1, path)
-        try:
-            assert InferenceEngine(ModelManager([])).warm_up(servable) == 3
-            outputs = servable.session.run("serving_default", {"text": texts})
-        finally:
-            servable.unload()
+        assert verify_with_model_server_loader(path, name) == 3
+        with SavedModelSession(path) as session:
+            outputs = session.run("serving_default", {"text": texts})
         assert set(outputs) == set(expected)
         for key, value in outputs.items():
             if value.dtype == object:
