@@ -6,6 +6,10 @@ TF Serving kit in ``BASE/NAME`` (see ``serving.kit``). The version is written
 into a hidden temporary directory and renamed into place, so a server polling
 ``BASE/NAME`` never sees a half-written version; on failure nothing is left.
 
+A ``TextTaskModel`` brings its own tokenizer, labels and sequence length
+(``export_for_serving(text_model, model_path="BASE/NAME")``) and is served
+with signatures in the task's terms (``serving.text_task_signatures``).
+
 The SavedModel is ``tf.saved_model.save`` of a ``ServingModule`` (not
 ``model.export``, which stores every variable twice: keras-team/keras#23553),
 so the variables take parameters x bytes-per-parameter on disk, once.
@@ -32,17 +36,23 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow.python.saved_model import fingerprinting_utils
 
+from kerasbert.finetuning.text_model import TextTaskModel, tokenizer_config
 from kerasbert.tokenizers import Tokenizer
 from serving.config_files import BatchingParameters
 from serving.inference import InferenceEngine
-from serving.kit import write_kit
+from serving.kit import TEXT_INSTANCE, write_kit
 from serving.model_manager import ModelManager, is_version_name
 from serving.servable import Servable
 from serving.signatures import ServingModule
+from serving.text_task_signatures import TextTaskServingModule
 from serving.warmup import warmup_logs, write_warmup_file
 
 logger = logging.getLogger("serving")
 
+
+DEFAULT_SEQUENCE_LENGTH = 128
+# The kit's example request for question answering (two inputs).
+QUESTION_INSTANCE = '{"question": "Who jumps?", "context": "The fox jumps."}'
 
 # The kit's batching_parameters: small batches, a 2 ms window, two threads.
 EXPORT_BATCHING = BatchingParameters(
@@ -58,14 +68,17 @@ class ExportOptions:
     """How to export.
 
     Attributes:
-        sequence_length: tokens per text after in-graph truncation/padding.
+        sequence_length: tokens per text after in-graph truncation/padding;
+            None: ``DEFAULT_SEQUENCE_LENGTH``, or a ``TextTaskModel``'s own
+            (which any value given must equal).
         top_k: MLM candidates per masked position.
         max_predictions: MLM masked positions scored per text.
-        labels: class names for ``classify`` (SequenceClassifier).
+        labels: class names for ``classify`` (SequenceClassifier); a
+            ``TextTaskModel`` has its own (which any given must equal).
         batching: written to the kit's ``batching_parameters``.
     """
 
-    sequence_length: int = 128
+    sequence_length: int | None = None
     top_k: int = 5
     max_predictions: int = 8
     labels: list[str] | None = None
@@ -111,14 +124,53 @@ def set_method_names(export_dir: Path, methods: dict[str, str]) -> None:
     fingerprinting_utils.write_fingerprint(str(export_dir))
 
 
+def _check_text_model_settings(
+    model: TextTaskModel, tokenizer: Tokenizer | None, options: ExportOptions
+) -> None:
+    """Raises ValueError where ``tokenizer``/``options`` contradict ``model``."""
+    if tokenizer is not None and tokenizer_config(tokenizer) != tokenizer_config(
+        model.tokenizer
+    ):
+        raise ValueError(
+            "The tokenizer differs from the TextTaskModel's own; export it "
+            "without one (tokenizer=None)."
+        )
+    length = options.sequence_length
+    if length is not None and length != model.sequence_length:
+        raise ValueError(
+            f"sequence_length {length} differs from the TextTaskModel's "
+            f"{model.sequence_length}."
+        )
+    if options.labels is not None and list(options.labels) != model.labels:
+        raise ValueError(
+            f"labels {options.labels} differ from the TextTaskModel's {model.labels}."
+        )
+
+
 def serving_module(
-    model: keras.Model, tokenizer: Tokenizer, options: ExportOptions
+    model: keras.Model, tokenizer: Tokenizer | None, options: ExportOptions
 ) -> ServingModule:
-    """The ``ServingModule`` an export with ``options`` saves."""
+    """The ``ServingModule`` an export with ``options`` saves.
+
+    A ``TextTaskModel`` gives a ``TextTaskServingModule`` (``tokenizer`` may
+    be None); other models need ``tokenizer``.
+
+    Raises:
+        ValueError: a missing tokenizer, or settings contradicting a
+            ``TextTaskModel``'s.
+    """
+    if isinstance(model, TextTaskModel):
+        _check_text_model_settings(model, tokenizer, options)
+        return TextTaskServingModule(model)
+    if tokenizer is None:
+        raise ValueError(
+            f"Exporting a {type(model).__name__} needs its tokenizer (only a "
+            "TextTaskModel brings its own)."
+        )
     return ServingModule(
         model,
         tokenizer,
-        sequence_length=options.sequence_length,
+        sequence_length=options.sequence_length or DEFAULT_SEQUENCE_LENGTH,
         top_k=options.top_k,
         max_predictions=options.max_predictions,
         labels=options.labels,
@@ -142,8 +194,8 @@ def verify_with_model_server_loader(version_dir: Path, model_name: str) -> int:
 
 def export_for_serving(
     model: keras.Model,
-    tokenizer: Tokenizer,
-    model_path: str | Path,
+    tokenizer: Tokenizer | None = None,
+    model_path: str | Path | None = None,
     options: ExportOptions | None = None,
     version: int | None = None,
     progress: Callable[[str], None] = logger.info,
@@ -151,17 +203,22 @@ def export_for_serving(
     """Writes ``model`` + ``tokenizer`` as ``model_path/<version>``.
 
     Args:
-        model: an Encoder or a task model (see ``serving.heads``).
-        tokenizer: an in-graph kerasbert tokenizer matching the model.
-        model_path: ``BASE/NAME``; created if missing.
+        model: an Encoder or a task model (see ``serving.heads``), or a
+            ``TextTaskModel`` (see ``serving.text_task_signatures``).
+        tokenizer: an in-graph kerasbert tokenizer matching the model; None
+            (or the model's own) for a ``TextTaskModel``.
+        model_path: ``BASE/NAME``; created if missing (required).
         options: export settings.
         version: explicit version number; default the next free one.
         progress: receives one line per step.
 
     Raises:
         FileExistsError: ``version`` already exists.
-        ValueError / TypeError: a model the exporter cannot serve.
+        ValueError / TypeError: a model the exporter cannot serve, a missing
+            tokenizer, settings contradicting a ``TextTaskModel``'s.
     """
+    if model_path is None:
+        raise TypeError("export_for_serving needs model_path (BASE/NAME).")
     options = options or ExportOptions()
     model_path = Path(model_path)
     model_path.mkdir(parents=True, exist_ok=True)
@@ -193,7 +250,11 @@ def export_for_serving(
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
-    kit = write_kit(model_path, signatures, options.sequence_length, options.batching)
+    squad = isinstance(module, TextTaskServingModule) and module.task == "squad"
+    instance = QUESTION_INSTANCE if squad else TEXT_INSTANCE
+    kit = write_kit(
+        model_path, signatures, module.sequence_length, options.batching, instance
+    )
     progress(f"Exported version {version} to {target}; kit in {model_path}")
     return ExportResult(
         version=version,

@@ -42,6 +42,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 MONITORING = MonitoringConfig(prometheus_enabled=True)
+# One ``serving_default`` instance of the REST example (JSON).
+TEXT_INSTANCE = '"a sentence to encode"'
 
 
 def deploy_text(
@@ -49,8 +51,19 @@ def deploy_text(
     base_path: Path,
     signatures: dict[str, list[str]],
     sequence_length: int,
+    instance: str = TEXT_INSTANCE,
 ) -> str:
-    """DEPLOY.md: model server command lines, requests, batching and TPU notes."""
+    """DEPLOY.md: model server command lines, requests, batching and TPU notes.
+
+    ``instance``: JSON of one ``serving_default`` instance for the example
+    requests (an object for signatures with several inputs).
+    """
+    predict_line = ""
+    if instance == TEXT_INSTANCE:  # the predict command sends text inputs
+        predict_line = (
+            f"kerasbert predict --server localhost:8500 --model {name} "
+            f"{TEXT_INSTANCE}\n"
+        )
     listing = "\n".join(
         f"| `{signature}` | {', '.join(f'`{o}`' for o in outputs)} |"
         for signature, outputs in signatures.items()
@@ -119,10 +132,9 @@ the CPU either way.
 curl -s localhost:8501/v1/models/{name}
 curl -s localhost:8501/v1/models/{name}/metadata
 curl -s -X POST localhost:8501/v1/models/{name}:predict \\
-  -d '{{"instances": ["a sentence to encode"]}}'
+  -d '{{"instances": [{instance}]}}'
 curl -s localhost:8501/monitoring/prometheus/metrics
-kerasbert predict --server localhost:8500 --model {name} "a sentence to encode"
-```
+{predict_line}```
 
 ## Batching
 
@@ -146,15 +158,21 @@ def write_kit(
     signatures: dict[str, list[str]],
     sequence_length: int,
     batching: BatchingParameters,
+    instance: str = TEXT_INSTANCE,
 ) -> list[Path]:
-    """Writes (atomically, replacing older ones) the kit files; returns them."""
+    """Writes (atomically, replacing older ones) the kit files; returns them.
+
+    ``instance``: see ``deploy_text``.
+    """
     name = model_path.name
     base_path = model_path.resolve()
     files = {
         "models.config": model_config_text([ModelConfig(name, base_path)]),
         "batching_parameters": batching_parameters_text(batching),
         "monitoring.config": monitoring_config_text(MONITORING),
-        "DEPLOY.md": deploy_text(name, base_path, signatures, sequence_length),
+        "DEPLOY.md": deploy_text(
+            name, base_path, signatures, sequence_length, instance
+        ),
     }
     written = []
     for filename, text in files.items():

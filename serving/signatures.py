@@ -19,18 +19,23 @@ INVALID_ARGUMENT (saying which input) rather than tokenizing replacement
 characters.
 * ``classify`` (SequenceClassifier with >= 2 classes) / ``regress`` (with one):
   TF Serving's Classify/Regress APIs; input ``inputs``, serialized
-  ``tf.Example``s whose bytes feature ``text`` holds the text; outputs
-  ``classes`` [B,C] + ``scores`` [B,C], or ``outputs`` [B].
+  ``tf.Example``s whose bytes feature ``text`` holds the text and, optionally,
+  bytes feature ``text_pair`` the second text (an example with it is packed as
+  the ``text_pair`` signature packs it, one without as ``serving_default``
+  does, so one request may mix both); outputs ``classes`` [B,C] + ``scores``
+  [B,C], or ``outputs`` [B].
 
 Task outputs per model type are listed in ``serving.heads``. Because text is
 padded in-graph to the fixed S, every output has a fixed shape past the batch
 axis: TF Serving's batcher can concatenate requests as they are, without
-``pad_variable_length_inputs``.
+``pad_variable_length_inputs``. (``serving.text_task_signatures`` builds on
+``ServingModule`` to serve a ``TextTaskModel`` in its task's terms.)
 """
 
 from __future__ import annotations
 
 import types
+from collections.abc import Callable
 
 import keras
 import tensorflow as tf
@@ -45,12 +50,22 @@ from serving.constants import (
 )
 from serving.heads import Features, HeadOptions, Outputs, head_for
 
+# The optional second-text bytes feature of classify/regress tf.Examples.
+TEXT_PAIR_FEATURE = "text_pair"
 
-def _strings(name: str) -> tf.TensorSpec:
+# Token ids [B, (tokens)], as the tokenizers return them.
+_IDS = tf.RaggedTensorSpec([None, None], tf.int32, ragged_rank=1)
+
+# A signature before tracing: its function and the input specs it takes.
+Signature = tuple[Callable[..., Outputs], list[tf.TensorSpec]]
+
+
+def string_spec(name: str) -> tf.TensorSpec:
+    """A string ``[B]`` signature input called ``name``."""
     return tf.TensorSpec([None], tf.string, name=name)
 
 
-def _checked_utf8(text: tf.Tensor, name: str) -> tf.Tensor:
+def checked_utf8(text: tf.Tensor, name: str) -> tf.Tensor:
     """``text`` [B], after an in-graph check that every string is UTF-8."""
     valid = tf.equal(
         tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace"), text
@@ -60,6 +75,33 @@ def _checked_utf8(text: tf.Tensor, name: str) -> tf.Tensor:
     )
     with tf.control_dependencies([check]):
         return tf.identity(text)
+
+
+def parse_text_examples(
+    serialized: tf.Tensor,
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Texts of serialized ``tf.Example``s [B]: ``(text, text_pair, has_pair)``.
+
+    ``text`` string [B] (one value per example, required); ``text_pair``
+    string [B], "" where an example has no ``text_pair`` value; ``has_pair``
+    bool [B]. More than one ``text_pair`` value is refused (INVALID_ARGUMENT).
+    """
+    parsed = tf.io.parse_example(
+        serialized,
+        {
+            TEXT_FEATURE: tf.io.FixedLenFeature([], tf.string),
+            TEXT_PAIR_FEATURE: tf.io.VarLenFeature(tf.string),
+        },
+    )
+    pairs = tf.RaggedTensor.from_sparse(parsed[TEXT_PAIR_FEATURE])
+    counts = pairs.row_lengths()
+    check = tf.debugging.Assert(
+        tf.reduce_all(counts <= 1),
+        [f"An example holds more than one {TEXT_PAIR_FEATURE} value."],
+    )
+    with tf.control_dependencies([check]):
+        pair = pairs.to_tensor("", shape=[None, 1])[:, 0]
+    return parsed[TEXT_FEATURE], pair, counts > 0
 
 
 class ServingModule(tf.Module):
@@ -74,6 +116,9 @@ class ServingModule(tf.Module):
         top_k, max_predictions: MLM output sizes (see ``HeadOptions``).
         labels: class names for the ``classify`` signature; default
             ``"0"``, ``"1"``, ...
+
+    Subclasses change what the signatures answer through ``text_outputs``
+    and ``signature_functions``.
     """
 
     def __init__(
@@ -129,13 +174,18 @@ class ServingModule(tf.Module):
                     f"{len(labels)} labels for {model.num_classes} classes."
                 )
         self.labels = tuple(labels or ())
-        # Shared by every signature: each graph is traced and saved once.
-        self._untracked.pack_text = tf.function(
-            self.pack, input_signature=[_strings("text")]
+        # Shared by every signature: each graph is traced and saved once,
+        # however many signatures (or times in one) call it.
+        self._untracked.tokenize = tf.function(
+            tokenizer.tokenize, input_signature=[string_spec("text")]
         )
-        self._untracked.pack_pair = tf.function(
-            self.pack, input_signature=[_strings("text"), _strings("text_pair")]
-        )
+
+        def pack(*ids: tf.RaggedTensor) -> Features:
+            features = self.packer(*ids)
+            return {name: tf.cast(value, tf.int32) for name, value in features.items()}
+
+        self._untracked.pack_one = tf.function(pack, input_signature=[_IDS])
+        self._untracked.pack_two = tf.function(pack, input_signature=[_IDS, _IDS])
         self._untracked.outputs = tf.function(
             lambda features: self._head(self.model, features, self._options),
             input_signature=[
@@ -150,26 +200,43 @@ class ServingModule(tf.Module):
     def model(self) -> keras.Model:
         return self._untracked.model
 
+    def tokenize(self, text: tf.Tensor, name: str) -> tf.RaggedTensor:
+        """Ids [B, (tokens)] of input ``name``, strings [B] checked as UTF-8."""
+        return self._untracked.tokenize(checked_utf8(text, name))
+
+    def pack_tokens(
+        self, first: tf.RaggedTensor, second: tf.RaggedTensor | None = None
+    ) -> Features:
+        """Ids [B, (tokens)] of one or two segments -> int32 features [B, S]
+        (as ``kerasbert.finetuning.text_inputs.pack_texts`` packs them)."""
+        if second is None:
+            return self._untracked.pack_one(first)
+        return self._untracked.pack_two(first, second)
+
     def pack(self, text: tf.Tensor, text_pair: tf.Tensor | None = None) -> Features:
         """Raw strings [B] (and pairs) -> int32 features [B, S]."""
-        segments = [self.tokenizer.tokenize(_checked_utf8(text, "text"))]
-        if text_pair is not None:
-            segments.append(
-                self.tokenizer.tokenize(_checked_utf8(text_pair, "text_pair"))
-            )
-        features = self.packer(*segments)
-        return {name: tf.cast(value, tf.int32) for name, value in features.items()}
+        first = self.tokenize(text, "text")
+        if text_pair is None:
+            return self.pack_tokens(first)
+        return self.pack_tokens(first, self.tokenize(text_pair, TEXT_PAIR_FEATURE))
 
     def outputs(self, features: Features) -> Outputs:
         """Task outputs (``serving.heads``) of int32 ``[B, seq]`` features.
 
         Every signature calls this one ``tf.function`` (traced once, for any
         seq), so saved_model.pb holds the model graph once, not per signature;
-        likewise for the text packing functions.
+        likewise for the tokenizer and the packers.
         """
         return self._untracked.outputs(
             {name: features[name] for name in self.input_names}
         )
+
+    def text_outputs(self, features: Features) -> Outputs:
+        """What ``serving_default``/``text_pair`` answer for packed texts.
+
+        Here the head's outputs; subclasses map them to their own terms.
+        """
+        return self.outputs(features)
 
     def checked_features(self, features: Features) -> Features:
         """``features`` after in-graph range checks (see the ``tensors`` signature).
@@ -210,56 +277,70 @@ class ServingModule(tf.Module):
         with tf.control_dependencies(checks):
             return {name: tf.identity(value) for name, value in features.items()}
 
+    def features_from_examples(self, serialized: tf.Tensor) -> Features:
+        """int32 features [B, S] of serialized ``tf.Example``s [B].
+
+        Rows with a ``text_pair`` value are packed as pairs, the others as
+        single texts (both packings run, on one tokenization of ``text``;
+        each row keeps its own).
+        """
+        text, pair, has_pair = parse_text_examples(serialized)
+        first = self.tokenize(text, TEXT_FEATURE)
+        single = self.pack_tokens(first)
+        paired = self.pack_tokens(first, self.tokenize(pair, TEXT_PAIR_FEATURE))
+        return {
+            name: tf.where(has_pair[:, None], paired[name], single[name])
+            for name in single
+        }
+
     def outputs_from_examples(self, serialized: tf.Tensor) -> Outputs:
         """Classify/regress outputs of serialized ``tf.Example``s [B].
 
-        Each example's bytes feature ``text`` is the text. Returns
-        ``classes`` [B, C] (labels) + ``scores`` [B, C] (probabilities), or
-        ``outputs`` [B] for regression.
+        Each example's bytes feature ``text`` is the text (``text_pair``, if
+        present, the second text). Returns ``classes`` [B, C] (labels) +
+        ``scores`` [B, C] (probabilities), or ``outputs`` [B] for regression.
         """
-        texts = tf.io.parse_example(
-            serialized, {TEXT_FEATURE: tf.io.FixedLenFeature([], tf.string)}
-        )[TEXT_FEATURE]
-        outputs = self.outputs(self._untracked.pack_text(texts))
+        outputs = self.outputs(self.features_from_examples(serialized))
         if self.task_kind == "regress":
             return {"outputs": outputs["score"]}
         scores = outputs["probabilities"]
         classes = tf.tile(tf.constant([self.labels]), [tf.shape(scores)[0], 1])
         return {"classes": classes, "scores": scores}
 
-    def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
-        """Signature name -> concrete function, for ``tf.saved_model.save``."""
+    def tensors_signature(self) -> Signature:
+        """The ``tensors`` signature: checked int32 features -> head outputs."""
+        return (
+            lambda *tensors: self.outputs(
+                self.checked_features(dict(zip(self.input_names, tensors, strict=True)))
+            ),
+            [tf.TensorSpec([None, None], tf.int32, name=n) for n in self.input_names],
+        )
+
+    def signature_functions(self) -> dict[str, Signature]:
+        """Signature name -> (function, input specs), before tracing."""
         functions = {
             DEFAULT_SIGNATURE: (
-                lambda text: self.outputs(self._untracked.pack_text(text)),
-                [_strings("text")],
+                lambda text: self.text_outputs(self.pack(text)),
+                [string_spec("text")],
             ),
             "text_pair": (
-                lambda text, text_pair: self.outputs(
-                    self._untracked.pack_pair(text, text_pair)
-                ),
-                [_strings("text"), _strings("text_pair")],
+                lambda text, text_pair: self.text_outputs(self.pack(text, text_pair)),
+                [string_spec("text"), string_spec(TEXT_PAIR_FEATURE)],
             ),
-            "tensors": (
-                lambda *tensors: self.outputs(
-                    self.checked_features(
-                        dict(zip(self.input_names, tensors, strict=True))
-                    )
-                ),
-                [
-                    tf.TensorSpec([None, None], tf.int32, name=name)
-                    for name in self.input_names
-                ],
-            ),
+            "tensors": self.tensors_signature(),
         }
         if self.task_kind:
             functions[self.task_kind] = (
                 self.outputs_from_examples,
-                [_strings("inputs")],
+                [string_spec("inputs")],
             )
+        return functions
+
+    def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
+        """Signature name -> concrete function, for ``tf.saved_model.save``."""
         return {
             name: tf.function(function, input_signature=spec).get_concrete_function()
-            for name, (function, spec) in functions.items()
+            for name, (function, spec) in self.signature_functions().items()
         }
 
     def method_names(self) -> dict[str, str]:

@@ -18,13 +18,13 @@ from kerasbert.distillation import (
     cosine_loss,
     default_layer_map,
     distillation_dataset,
-    fit_resumable,
     hidden_mse_loss,
     masked_lm_loss,
     soft_target_loss,
 )
 from kerasbert.tokenizers import BertWordPieceTokenizer
 from kerasbert.training import create_optimizer
+from kerasbert.training.resumable import fit_resumable
 
 TEACHER = {**TINY_ENCODER, "num_layers": 4}
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

@@ -10,6 +10,7 @@ Formats:
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 import zipfile
@@ -96,6 +97,39 @@ _WRITERS: dict[str, Callable[[Encoder, Path, str | None], Any]] = {
 FORMATS = tuple(_READERS)
 
 
+def detect_format(path: str | os.PathLike) -> str:
+    """The format of the checkpoint at ``path``, from what is on disk.
+
+    ``hf``: a directory with ``config.json``; ``google``: a TF1 checkpoint
+    (a directory holding ``*.index``, or a prefix with ``PREFIX.index``);
+    ``keras-hub`` / ``kerasbert``: a ``.keras`` archive whose top-level
+    object is a keras-hub class / anything else.
+
+    Raises:
+        FileNotFoundError: nothing there; ValueError: none of these.
+    """
+    path = Path(path)
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            return "hf"
+        if any(path.glob("*.index")):
+            return "google"
+    elif Path(f"{path}.index").is_file():
+        return "google"
+    elif path.is_file() and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            if "config.json" in archive.namelist():
+                config = json.loads(archive.read("config.json"))
+                module = str(config.get("module", ""))
+                return "keras-hub" if module.startswith("keras_hub") else "kerasbert"
+    if not path.exists() and not Path(f"{path}.index").exists():
+        raise FileNotFoundError(f"No checkpoint at {path}")
+    raise ValueError(
+        f"Cannot tell the format of {path}: expected a Hugging Face directory "
+        "(config.json), a TF1 checkpoint (*.index) or a .keras file."
+    )
+
+
 def _check_format(name: str) -> None:
     if name not in FORMATS:
         raise ValueError(f"Unknown format {name!r}; known: {list(FORMATS)}")
@@ -109,9 +143,13 @@ def read_encoder(
 ) -> Encoder:
     """Reads an ``Encoder`` stored in ``format_name`` at ``path``.
 
+    ``format_name="auto"`` detects it (``detect_format``).
+
     ``config_path`` and ``architecture`` apply to the ``google`` format only
     (see ``load_google``).
     """
+    if format_name == "auto":
+        format_name = detect_format(path)
     _check_format(format_name)
     return _READERS[format_name](
         path, config_path=config_path, architecture=architecture

@@ -98,7 +98,6 @@ def run(args: argparse.Namespace) -> int:
         build_student_mlm,
         default_layer_map,
         distillation_dataset,
-        fit_resumable,
     )
     from kerasbert.evaluation import read_lines
     from kerasbert.evaluation.loading import (
@@ -109,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
     from kerasbert.tokenizers import load_tokenizer
     from kerasbert.training.optimization import create_optimizer
     from kerasbert.training.reporting import write_atomically, write_json
+    from kerasbert.training.resumable import fit_resumable
     from kerasbert.training.trainer import save_model_atomically
 
     keras.utils.set_random_seed(args.seed)

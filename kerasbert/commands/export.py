@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 TASKS = ("encoder", "sentence_encoder", "classifier", "token_classifier", "qa", "mlm")
@@ -19,7 +20,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "TF Serving kit in OUTPUT (models.config, batching_parameters, "
             "monitoring.config, DEPLOY.md with docker commands). The version "
             "appears atomically. Export a saved .keras model, or a preset "
-            "architecture with random weights (for trying the serving path)."
+            "architecture with random weights (for trying the serving path). "
+            "A .keras TextTaskModel (what kerasbert finetune saves) brings its "
+            "tokenizer, labels and sequence length, and is served with "
+            "signatures answering in its task's terms (labels, answers, tags)."
         ),
     )
     source = parser.add_mutually_exclusive_group(required=True)
@@ -37,14 +41,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--tokenizer",
         type=Path,
-        required=True,
-        help="WordPiece vocab.txt or SentencePiece .model matching the model",
+        help=(
+            "WordPiece vocab.txt or SentencePiece .model matching the model "
+            "(required unless --model holds a TextTaskModel)"
+        ),
     )
     parser.add_argument(
         "--output", type=Path, required=True, help="model base path BASE/NAME"
     )
     parser.add_argument("--version", type=int, help="default: next free number")
-    parser.add_argument("--sequence-length", type=int, default=128)
+    parser.add_argument(
+        "--sequence-length",
+        type=int,
+        help="tokens per text (default 128; a TextTaskModel's own)",
+    )
     parser.add_argument("--top-k", type=int, default=5, help="MLM candidates")
     parser.add_argument(
         "--max-predictions", type=int, default=8, help="MLM masks scored per text"
@@ -91,23 +101,36 @@ def build_preset_model(preset: str, task: str, vocabulary_size: int, num_classes
     return builders[task]()
 
 
+def _usage_error(message: str) -> int:
+    print(f"kerasbert export: error: {message}", file=sys.stderr)
+    return 2
+
+
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     import keras
 
     import kerasbert.models  # noqa: F401  (registers the classes load_model needs)
+    from kerasbert.finetuning.text_model import TextTaskModel
     from kerasbert.tokenizers import load_tokenizer
     from serving.export import EXPORT_BATCHING, ExportOptions, export_for_serving
 
+    if args.tokenizer is None and not args.model:
+        return _usage_error("--preset needs --tokenizer.")
     # Seed first: set_random_seed clears TF's eager kernel cache, and with it
     # any resource a cached kernel owns that was made before (tf-text's
     # SentencePiece model was one: tensorflow/text#570).
     keras.utils.set_random_seed(args.seed)
-    tokenizer = load_tokenizer(args.tokenizer)
+    tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
     if args.model:
         print(f"Loading {args.model} ...", flush=True)
         model = keras.saving.load_model(args.model)
+        if tokenizer is None and not isinstance(model, TextTaskModel):
+            return _usage_error(
+                f"{args.model} holds a {type(model).__name__}, which needs "
+                "--tokenizer (only a TextTaskModel brings its own)."
+            )
     else:
         model = build_preset_model(
             args.preset, args.task, tokenizer.vocabulary_size, args.num_classes

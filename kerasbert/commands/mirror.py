@@ -86,7 +86,6 @@ def run(args: argparse.Namespace) -> int:
         unique_texts,
         with_dropout,
     )
-    from kerasbert.distillation import fit_resumable
     from kerasbert.evaluation import read_lines
     from kerasbert.evaluation.loading import (
         as_encoder,
@@ -97,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     from kerasbert.tokenizers import load_tokenizer
     from kerasbert.training.optimization import create_optimizer
     from kerasbert.training.reporting import write_atomically, write_json
+    from kerasbert.training.resumable import fit_resumable
     from kerasbert.training.trainer import save_model_atomically
 
     keras.utils.set_random_seed(args.seed)

@@ -13,21 +13,15 @@ from kerasbert.distillation.student import (
     build_student_mlm,
     default_layer_map,
 )
-from kerasbert.distillation.training import (
-    TqdmProgress,
-    fit_resumable,
-)
 
 __all__ = [
     "Distiller",
-    "TqdmProgress",
     "build_student",
     "build_student_mlm",
     "cosine_loss",
     "default_layer_map",
     "distillation_dataset",
     "encoder_hidden_states",
-    "fit_resumable",
     "hidden_mse_loss",
     "masked_lm_loss",
     "soft_target_loss",

@@ -65,6 +65,9 @@ class SequenceClassifier(EncoderTask):
             "pooling": self.pooling,
         }
 
+    def uses_pooler(self) -> bool:
+        return getattr(self, "pooling", None) == "pooled"
+
 
 @keras.saving.register_keras_serializable(package="kerasbert")
 class TokenClassifier(EncoderTask):
@@ -145,3 +148,6 @@ class MultipleChoiceClassifier(EncoderTask):
 
     def head_config(self) -> dict[str, Any]:
         return {"dropout": self.dropout, "pooling": self.pooling}
+
+    def uses_pooler(self) -> bool:
+        return getattr(self, "pooling", None) == "pooled"

@@ -42,6 +42,26 @@ class EncoderTask(keras.Model):
         """Hyperparameters of the head (everything but the encoder)."""
         return {}
 
+    def uses_pooler(self) -> bool:
+        """Whether the head reads the encoder's ``pooled_output``."""
+        return False
+
+    @property
+    def trainable_weights(self) -> list:
+        """The trainable weights, without the pooler's when the head skips it.
+
+        An unused pooler gets no gradient: Keras would warn "Gradients do not
+        exist for variables ['pooler/kernel', 'pooler/bias']" on every fit and
+        the optimizer would keep moments for it. Its weights still belong to
+        the model (``weights``), so saving and converting keep them.
+        """
+        weights = super().trainable_weights
+        encoder = getattr(self, "encoder", None)
+        if encoder is None or encoder.pooler is None or self.uses_pooler():
+            return weights
+        unused = {id(variable) for variable in encoder.pooler.weights}
+        return [variable for variable in weights if id(variable) not in unused]
+
     def get_config(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -15,6 +15,12 @@ from tensorflow_text.python.ops.sentencepiece_tokenizer import (
 )
 
 from kerasbert.tokenizers.bert_text import replace_invalid_utf8, replace_nul
+from kerasbert.tokenizers.offsets import (
+    byte_to_char_map,
+    decode_characters,
+    map_spans,
+    rewritten_lengths,
+)
 from kerasbert.tokenizers.vocabulary import TokenLookup
 from kerasbert.tokenizers.wordpiece import as_string_batch
 
@@ -113,15 +119,76 @@ class SentencePieceTokenizer(TokenLookup, tf.Module):
     def tokenize(self, strings: Any) -> tf.RaggedTensor:
         """int32 ragged ids ``[batch, (tokens)]`` (``[(tokens)]`` for a scalar)."""
         batch, scalar = as_string_batch(strings)
-        text = replace_nul(replace_invalid_utf8(batch))
-        if self.lowercase:
-            text = tf_text.normalize_utf8(text, "NFKD")
-            text = tf.strings.regex_replace(text, r"\p{Mn}", "")
-            text = tf.strings.lower(text, encoding="utf-8")
+        text = self._preprocess(replace_invalid_utf8(batch))
         ids = self._sentencepiece.tokenize(text)
         return ids[0] if scalar else ids
 
     __call__ = tokenize
+
+    def tokenize_with_offsets(
+        self, strings: Any
+    ) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
+        """Token ids with the character span of each token in its string.
+
+        Spans are half-open, in Unicode code points of the input (for bytes
+        that are not valid UTF-8: of ``data.decode("utf-8",
+        errors="replace")``): SentencePiece's own byte spans (as the Python
+        library's ``encode(..., return_type="proto")`` gives them), which are
+        in the preprocessed text, mapped back through the preprocessing.
+        What a span covers follows SentencePiece:
+
+        * a piece starting with "▁" covers the whitespace before its word
+          (``" stone"`` for "▁stone"; a run of spaces for a lone "▁");
+        * the "▁" SentencePiece adds before the text covers nothing: the
+          empty span at the first non-space character (also any other piece
+          its normalizer makes out of nothing, e.g. "f" of "ﬁ", whose "i"
+          then spans the whole "ﬁ");
+        * a character the preprocessing deletes (a separately written
+          accent, when lowercasing) lies in a span only if between two of
+          its characters.
+
+        Args:
+            strings: a string, a list of strings, or a ``tf.string`` tensor of
+                rank 0 or 1.
+
+        Returns:
+            ``(ids, starts, ends)``: int32, int64, int64 ``tf.RaggedTensor``
+            ``[batch, (tokens)]`` (``[(tokens)]`` for a scalar input) with
+            the same row lengths; ``ids`` equals ``tokenize(strings)``.
+        """
+        batch, scalar = as_string_batch(strings)
+        text = replace_invalid_utf8(batch)
+        # Each string is one piece; the preprocessing is character-local.
+        pieces = tf.RaggedTensor.from_row_lengths(
+            text, tf.ones_like(text, tf.int64), validate=False
+        )
+        code_points, index = decode_characters(pieces)
+        owned = rewritten_lengths(code_points.flat_values, self._preprocess)
+        byte_map = byte_to_char_map(code_points, index, owned)
+        ids, begin, end = self._sentencepiece.tokenize_with_offsets(
+            self._preprocess(text)
+        )
+        starts, ends = map_spans(
+            byte_map, ids.value_rowids(), begin.flat_values, end.flat_values
+        )
+        starts, ends = ids.with_flat_values(starts), ids.with_flat_values(ends)
+        if scalar:
+            return ids[0], starts[0], ends[0]
+        return ids, starts, ends
+
+    def _preprocess(self, text: tf.Tensor) -> tf.Tensor:
+        """NUL replacement, then ``lowercase``'s rewrite, on valid UTF-8.
+
+        Character-local (as ``offsets.py`` requires) but for NFKD's
+        reordering of marks and ICU's final-sigma rule, neither of which
+        changes any byte count.
+        """
+        text = replace_nul(text)
+        if self.lowercase:
+            text = tf_text.normalize_utf8(text, "NFKD")
+            text = tf.strings.regex_replace(text, r"\p{Mn}", "")
+            text = tf.strings.lower(text, encoding="utf-8")
+        return text
 
     def detokenize(self, ids: Any) -> tf.Tensor:
         return self._sentencepiece.detokenize(ids)
