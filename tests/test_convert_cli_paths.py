@@ -89,8 +89,12 @@ def test_mlm_head_goes_back_to_hugging_face_and_is_refused_for_google(
     ids = torch.arange(8).reshape(1, 8) % VOCAB
     with torch.no_grad():
         expected, got = reference(input_ids=ids), reloaded(input_ids=ids)
+    # --check above proved the weights bit-identical; torch itself may round
+    # the two models' sums differently in the last bit (seen: 6e-8).
     for name in ("prediction_logits", "seq_relationship_logits"):
-        np.testing.assert_array_equal(getattr(got, name), getattr(expected, name))
+        np.testing.assert_allclose(
+            getattr(got, name), getattr(expected, name), rtol=0, atol=1e-6
+        )
     assert _convert("--mlm-head", "--to", "google", source, tmp_path / "g") == 2
     assert "heads are not written to Google" in capsys.readouterr().err
     assert not (tmp_path / "g").exists()

@@ -233,3 +233,18 @@ def test_word_packing_equals_hf_word_ids(minilm_tokenizers):
         wanted = [first.get(w, -1) for w in range(len(words))][: length - 2]
         wanted += [-1] * (length - 2 - len(wanted))
         np.testing.assert_array_equal(positions.numpy()[row], wanted)
+
+
+def test_heads_that_read_the_pooler_train_it():
+    from kerasbert import MaskedLanguageModel, SentenceEncoder
+
+    encoder = Encoder(**TINY)
+    pooler = {id(v) for v in encoder.pooler.weights}
+
+    def trains_pooler(model):
+        return pooler <= {id(v) for v in model.trainable_weights}
+
+    assert trains_pooler(MaskedLanguageModel(encoder, sentence_task="nsp"))
+    assert not trains_pooler(MaskedLanguageModel(encoder))
+    assert not trains_pooler(SentenceEncoder(encoder))
+    assert not trains_pooler(SpanQuestionAnswerer(encoder))

@@ -93,6 +93,9 @@ class TokenClassifier(EncoderTask):
     def head_config(self) -> dict[str, Any]:
         return {"num_classes": self.num_classes, "dropout": self.dropout}
 
+    def uses_pooler(self) -> bool:
+        return False
+
 
 @keras.saving.register_keras_serializable(package="kerasbert")
 class FoldChoices(keras.layers.Layer):

@@ -84,3 +84,6 @@ class MaskedLanguageModel(EncoderTask):
 
     def head_config(self) -> dict[str, Any]:
         return {"sentence_task": self.sentence_task}
+
+    def uses_pooler(self) -> bool:
+        return bool(getattr(self, "sentence_task", None))

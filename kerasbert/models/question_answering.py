@@ -55,3 +55,6 @@ class SpanQuestionAnswerer(EncoderTask):
 
     def head_config(self) -> dict[str, Any]:
         return {"dropout": self.dropout}
+
+    def uses_pooler(self) -> bool:
+        return False

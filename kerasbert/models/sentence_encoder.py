@@ -52,3 +52,6 @@ class SentenceEncoder(EncoderTask):
 
     def head_config(self) -> dict[str, Any]:
         return {"pooling": self.pooling, "normalize": self.normalize}
+
+    def uses_pooler(self) -> bool:
+        return False

@@ -43,8 +43,12 @@ class EncoderTask(keras.Model):
         return {}
 
     def uses_pooler(self) -> bool:
-        """Whether the head reads the encoder's ``pooled_output``."""
-        return False
+        """Whether the head reads the encoder's ``pooled_output``.
+
+        True unless a subclass says otherwise, so that a head that does use
+        it is never silently left with an untrained pooler.
+        """
+        return True
 
     @property
     def trainable_weights(self) -> list:
