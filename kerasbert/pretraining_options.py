@@ -1,4 +1,5 @@
-"""Names of the pretraining choices, importable without TensorFlow.
+"""Names of the training choices (pretraining, fine-tuning), importable
+without TensorFlow.
 
 The CLI's ``--help`` lists them, and the modules that implement them validate
 against them, so the lists live here once.
@@ -9,3 +10,5 @@ SENTENCE_TASK_OF_KIND = {"bert": "nsp", "albert": "sop", "roberta": None}
 PRETRAINER_KINDS = (*SENTENCE_TASK_OF_KIND, "electra")
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 OPTIMIZERS = ("adamw", "lamb")
+#: Keras dtype policies the training commands accept.
+PRECISIONS = ("float32", "mixed_bfloat16")

@@ -52,7 +52,7 @@ from kerasbert.finetuning.text_inputs import (
     pack_words,
     split_words,
 )
-from kerasbert.finetuning.text_model import TextTaskModel, best_spans
+from kerasbert.finetuning.text_model import TextTaskModel, best_spans, word_tags
 from kerasbert.models import SequenceClassifier, SpanQuestionAnswerer, TokenClassifier
 from serving.constants import DEFAULT_SIGNATURE
 from serving.heads import Features, Outputs
@@ -179,15 +179,11 @@ class TextTaskServingModule(ServingModule):
         """
         words, features, positions = self.word_features(text)
         probabilities = self.outputs(features)["probabilities"]  # [B, S, C]
-        at_words = tf.gather(probabilities, tf.maximum(positions, 0), batch_dims=1)
-        present = positions >= 0
-        ids = tf.where(present, tf.argmax(at_words, axis=-1, output_type=tf.int32), -1)
+        tags = word_tags(probabilities, positions)
         return {
             "words": words,
-            "tags": label_names(tf.constant(self.labels), ids),
-            "tag_probabilities": tf.where(
-                present, tf.reduce_max(at_words, axis=-1), 0.0
-            ),
+            "tags": label_names(tf.constant(self.labels), tags["tag_ids"]),
+            "tag_probabilities": tags["tag_probabilities"],
         }
 
     def task_features(self, *texts: tf.Tensor) -> Features:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from kerasbert import Encoder
 
@@ -39,3 +40,19 @@ def tiny_encoder(vocabulary_size: int, seed: int, **sizes: int) -> Encoder:
     return Encoder(
         vocabulary_size=vocabulary_size, dropout=0.0, attention_dropout=0.0, **config
     )
+
+
+def assert_outputs_equal(
+    actual: dict[str, np.ndarray], expected: dict[str, np.ndarray], where: str
+) -> None:
+    """Same names, shapes and dtypes; floats to 1e-5, the rest exactly."""
+    assert sorted(actual) == sorted(expected), where
+    for name, want in expected.items():
+        got = actual[name]
+        assert (got.shape, got.dtype) == (want.shape, want.dtype), f"{where}: {name}"
+        if want.dtype.kind == "f":
+            np.testing.assert_allclose(
+                got, want, rtol=0, atol=1e-5, err_msg=f"{where} {name}"
+            )
+        else:
+            np.testing.assert_array_equal(got, want, err_msg=f"{where} {name}")

@@ -23,7 +23,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from serving_helpers import WORDS, tiny_encoder, wordpiece_vocabulary
+from serving_helpers import (
+    WORDS,
+    assert_outputs_equal,
+    tiny_encoder,
+    wordpiece_vocabulary,
+)
 from tensorflow.core.example import example_pb2, feature_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 from tf1_half_plus_two import write_half_plus_two
@@ -251,18 +256,6 @@ def _expected(exported: Exported, signature: str, inputs: Arrays) -> Arrays:
     return outputs
 
 
-def _assert_outputs_equal(actual: Arrays, expected: Arrays, where: str) -> None:
-    """Same names, shapes and dtypes; floats to 1e-5, the rest exactly."""
-    assert sorted(actual) == sorted(expected), where
-    for name, want in expected.items():
-        got = actual[name]
-        assert (got.shape, got.dtype) == (want.shape, want.dtype), f"{where}: {name}"
-        if want.dtype.kind == "f":
-            np.testing.assert_allclose(got, want, rtol=0, atol=1e-5, err_msg=name)
-        else:
-            np.testing.assert_array_equal(got, want, err_msg=name)
-
-
 def _warmup_requests(exported: Exported) -> list[tuple[str, str, Arrays]]:
     """(log kind, signature, inputs) of each record of the warmup file."""
     path = exported.session.export_dir / WARMUP_FILE
@@ -290,7 +283,7 @@ def _check_signatures(exported: Exported) -> None:
         method = methods.get(signature, PREDICT_METHOD)
         assert signatures[signature].method_name == method, signature
         actual = exported.session.run(signature, arrays)
-        _assert_outputs_equal(actual, _expected(exported, signature, arrays), signature)
+        assert_outputs_equal(actual, _expected(exported, signature, arrays), signature)
 
 
 def _check_warmup(exported: Exported) -> None:
@@ -302,7 +295,7 @@ def _check_warmup(exported: Exported) -> None:
         assert kind == log_kinds.get(signature, "predict_log"), signature
         actual = exported.session.run(signature, inputs)
         where = f"warmup {signature}"
-        _assert_outputs_equal(actual, _expected(exported, signature, inputs), where)
+        assert_outputs_equal(actual, _expected(exported, signature, inputs), where)
 
 
 def test_every_signature_answers_like_keras(exported):

@@ -22,7 +22,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from serving_helpers import WORDS, tiny_encoder, wordpiece_vocabulary
+from serving_helpers import (
+    WORDS,
+    assert_outputs_equal,
+    tiny_encoder,
+    wordpiece_vocabulary,
+)
 from tensorflow_serving.apis import prediction_log_pb2
 
 import serving.export
@@ -272,18 +277,6 @@ def _cases(model: TextTaskModel) -> dict[str, tuple[Arrays, Arrays]]:
     return cases
 
 
-def _assert_equal(actual: Arrays, expected: Arrays, where: str) -> None:
-    """Same names, shapes and dtypes; floats to 1e-5, the rest exactly."""
-    assert sorted(actual) == sorted(expected), where
-    for name, want in expected.items():
-        got = actual[name]
-        assert (got.shape, got.dtype) == (want.shape, want.dtype), f"{where}: {name}"
-        if want.dtype.kind == "f":
-            np.testing.assert_allclose(got, want, atol=1e-5, err_msg=f"{where} {name}")
-        else:
-            np.testing.assert_array_equal(got, want, err_msg=f"{where} {name}")
-
-
 def test_every_signature_answers_like_keras(exported):
     cases = exported.cases
     signatures = exported.session.signature_defs
@@ -291,7 +284,7 @@ def test_every_signature_answers_like_keras(exported):
     methods = {"classify": CLASSIFY_METHOD, "regress": REGRESS_METHOD}
     for name, (inputs, expected) in cases.items():
         assert signatures[name].method_name == methods.get(name, PREDICT_METHOD)
-        _assert_equal(exported.session.run(name, inputs), expected, name)
+        assert_outputs_equal(exported.session.run(name, inputs), expected, name)
 
 
 def test_squad_offsets_count_characters_and_tags_follow_words(exported):

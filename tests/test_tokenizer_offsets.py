@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import sentencepiece
 import tensorflow as tf
+from tokenizer_helpers import train_test_sentencepiece
 
 from kerasbert.tokenizers import BertWordPieceTokenizer, SentencePieceTokenizer
 
@@ -318,21 +319,9 @@ SPM_WORDS = [
 def sentencepiece_model(tmp_path_factory):
     rng = np.random.default_rng(0)
     lines = [" ".join(rng.choice(SPM_WORDS, size=6)) for _ in range(500)]
-    prefix = str(tmp_path_factory.mktemp("spm") / "spm")
-    sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(lines),
-        model_prefix=prefix,
-        vocab_size=48,
-        hard_vocab_limit=False,
-        model_type="unigram",
-        pad_id=0,
-        unk_id=1,
-        bos_id=-1,
-        eos_id=-1,
-        control_symbols=["[CLS]", "[SEP]", "[MASK]"],
-        minloglevel=2,
+    return train_test_sentencepiece(
+        tmp_path_factory.mktemp("spm"), lines, 48, hard_vocab_limit=False
     )
-    return prefix + ".model"
 
 
 def preprocess(text: str, lowercase: bool) -> str:

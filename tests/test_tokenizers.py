@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-import sentencepiece
 import tensorflow as tf
+from tokenizer_helpers import train_test_sentencepiece
 
 from kerasbert.tokenizers import (
     BertWordPieceTokenizer,
@@ -251,20 +251,7 @@ def sentencepiece_model(tmp_path_factory):
     ]
     rng = np.random.default_rng(0)
     lines = [" ".join(rng.choice(words, size=6)) for _ in range(300)]
-    prefix = str(tmp_path_factory.mktemp("spm") / "spm")
-    sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(lines),
-        model_prefix=prefix,
-        vocab_size=30,
-        model_type="unigram",
-        pad_id=0,
-        unk_id=1,
-        bos_id=-1,
-        eos_id=-1,
-        control_symbols=["[CLS]", "[SEP]", "[MASK]"],
-        minloglevel=2,
-    )
-    return prefix + ".model"
+    return train_test_sentencepiece(tmp_path_factory.mktemp("spm"), lines, 30)
 
 
 def test_sentencepiece_tokenizer(sentencepiece_model):

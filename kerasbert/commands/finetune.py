@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-PRECISIONS = ("float32", "mixed_bfloat16")
-STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
+from kerasbert.pretraining_options import PRECISIONS, STRATEGIES
 
 _TASK_HELP = {
     "classify": "text (or text-pair) classification from TSV/CSV/JSON Lines",

@@ -46,11 +46,15 @@ DEFAULTS: dict[str, Any] = {
     "rtd_weight": 50.0,
     "no_progress": False,
 }
-PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from kerasbert.pretraining_options import OPTIMIZERS, PRETRAINER_KINDS, STRATEGIES
+    from kerasbert.pretraining_options import (
+        OPTIMIZERS,
+        PRECISIONS,
+        PRETRAINER_KINDS,
+        STRATEGIES,
+    )
 
     parser = subparsers.add_parser(
         "pretrain",

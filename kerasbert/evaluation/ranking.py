@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 
-def _as_vector(values: np.ndarray | list[float], name: str) -> np.ndarray:
+def finite_vector(values: np.ndarray | list[float], name: str) -> np.ndarray:
+    """``values`` as a 1-D float64 array of finite numbers (else ValueError)."""
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}.")
@@ -21,7 +22,7 @@ def average_ranks(values: np.ndarray | list[float]) -> np.ndarray:
     "average" method), which is what makes Spearman's rho well defined with
     ties, as STS gold scores (multiples of 0.2) always have.
     """
-    array = _as_vector(values, "values")
+    array = finite_vector(values, "values")
     order = np.argsort(array, kind="mergesort")
     sorted_values = array[order]
     # Start index of each run of equal values in sorted order.
@@ -40,7 +41,7 @@ def pearson(x: np.ndarray | list[float], y: np.ndarray | list[float]) -> float:
         ValueError: on length mismatch, fewer than 2 values, or a constant
             vector (the correlation is undefined).
     """
-    x, y = _as_vector(x, "x"), _as_vector(y, "y")
+    x, y = finite_vector(x, "x"), finite_vector(y, "y")
     if x.size != y.size:
         raise ValueError(f"x and y differ in length: {x.size} != {y.size}.")
     if x.size < 2:

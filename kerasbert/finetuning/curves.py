@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
+
+from kerasbert.training.reporting import save_figure
 
 
 def plot_curves(history: list[dict[str, float]], primary: str, path: Path) -> None:
@@ -39,9 +39,4 @@ def plot_curves(history: list[dict[str, float]], primary: str, path: Path) -> No
     if names:
         metric_axis.legend(fontsize="small")
     figure.tight_layout()
-    with tempfile.NamedTemporaryFile(
-        dir=os.path.dirname(os.path.abspath(path)), delete=False, suffix=".png"
-    ) as handle:
-        figure.savefig(handle, format="png", dpi=100)
-    plt.close(figure)
-    os.replace(handle.name, path)
+    save_figure(figure, path)

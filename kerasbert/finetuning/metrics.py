@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from kerasbert.evaluation.ranking import average_ranks, finite_vector, pearson
+
 
 def _labels(values: Sequence[int], name: str, num_classes: int) -> np.ndarray:
     """``values`` as a 1-D int64 array, checked to lie in [0, num_classes)."""
@@ -129,42 +131,15 @@ def classification_metrics(
     }
 
 
-def _vector(values: Sequence[float], name: str) -> np.ndarray:
-    """``values`` as a finite 1-D float64 array."""
-    array = np.asarray(values, dtype=np.float64)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}.")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinite values.")
-    return array
-
-
-def average_ranks(values: Sequence[float]) -> np.ndarray:
-    """1-based ranks; tied values share the mean of the ranks they span.
-
-    ``[10, 20, 20, 30]`` ranks as ``[1, 2.5, 2.5, 4]`` (the "average" method),
-    which keeps Spearman's rho well defined for tied gold scores.
-    """
-    array = _vector(values, "values")
-    order = np.argsort(array, kind="stable")
-    ordered = array[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    ends = np.r_[starts[1:], array.size]
-    ranks = np.empty(array.size, dtype=np.float64)
-    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
-    return ranks
-
-
 def pearson_correlation(x: Sequence[float], y: Sequence[float]) -> float:
-    """Pearson's r; 0.0 when undefined (a constant vector or a single value)."""
-    x_array, y_array = _vector(x, "x"), _vector(y, "y")
-    x_centered = x_array - x_array.mean()
-    y_centered = y_array - y_array.mean()
-    denominator = np.sqrt(
-        np.dot(x_centered, x_centered) * np.dot(y_centered, y_centered)
-    )
-    value = float(_safe_divide(np.dot(x_centered, y_centered), denominator))
-    return float(np.clip(value, -1.0, 1.0))  # rounding can give 1 + 1e-16
+    """Pearson's r (``evaluation.ranking.pearson``); 0.0 where undefined
+    (a constant vector or a single value) instead of an error."""
+    x_array, y_array = finite_vector(x, "x"), finite_vector(y, "y")
+    if x_array.size == y_array.size and (
+        x_array.size < 2 or np.ptp(x_array) == 0 or np.ptp(y_array) == 0
+    ):
+        return 0.0
+    return float(np.clip(pearson(x_array, y_array), -1.0, 1.0))  # 1 + 1e-16
 
 
 def regression_metrics(
@@ -179,8 +154,8 @@ def regression_metrics(
     Raises:
         ValueError: empty input, length mismatch, NaN or infinite values.
     """
-    gold_array = _vector(gold, "gold")
-    predicted_array = _vector(predicted, "predicted")
+    gold_array = finite_vector(gold, "gold")
+    predicted_array = finite_vector(predicted, "predicted")
     if gold_array.size != predicted_array.size:
         raise ValueError(
             f"gold and predicted differ in length: {gold_array.size} != "

@@ -145,7 +145,6 @@ class ValidationCheckpoint(keras.callbacks.Callback):
         evaluate: runs validation, returns metrics (higher primary = better).
         primary: the metric that picks the best checkpoint.
         directory: the output directory.
-        steps_per_interval, examples_per_step: to number rows and time.
         on_best: called after new best weights are written.
     """
 
@@ -154,16 +153,12 @@ class ValidationCheckpoint(keras.callbacks.Callback):
         evaluate: Callable[[], dict[str, float]],
         primary: str,
         directory: Path,
-        steps_per_interval: int,
-        examples_per_step: int,
         on_best: Callable[[], Any] = lambda: None,
     ):
         super().__init__()
         self.evaluate = evaluate
         self.primary = primary
         self.directory = directory
-        self.steps_per_interval = steps_per_interval
-        self.examples_per_step = examples_per_step
         self.on_best = on_best
         self.state_path = directory / "progress.json"
         self.weights_path = directory / "best.weights.npz"
@@ -184,7 +179,7 @@ class ValidationCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.train_seconds += time.perf_counter() - self._started
-        step = (epoch + 1) * self.steps_per_interval
+        step = (epoch + 1) * self.params["steps"]  # steps per interval
         metrics = self.evaluate()
         if self.primary not in metrics:
             raise ValueError(
@@ -273,8 +268,6 @@ def finetune(settings: FineTuneSettings) -> tuple[TextTaskModel, dict[str, Any]]
         ),
         primary,
         settings.output,
-        steps_per_interval=math.ceil(total_steps / math.ceil(total_steps / eval_every)),
-        examples_per_step=settings.batch_size,
         on_best=lambda: getattr(task, "write_predictions", lambda d: None)(
             settings.output
         ),

@@ -62,7 +62,6 @@ class FineTuneSettings:
     export: Path | None = None
     overwrite: bool = False
     progress: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -117,6 +117,26 @@ def best_spans(
     }
 
 
+def word_tags(probabilities: tf.Tensor, positions: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Each word's tag, read at its first piece.
+
+    Args:
+        probabilities: float32 ``[B, S, C]`` per-token tag probabilities.
+        positions: int32 ``[B, W]`` first-piece positions (-1: no word).
+
+    Returns:
+        ``tag_ids`` int32 ``[B, W]`` (-1 where no word) and
+        ``tag_probabilities`` float32 ``[B, W]`` (0 where no word).
+    """
+    at_words = tf.gather(probabilities, tf.maximum(positions, 0), batch_dims=1)
+    present = positions >= 0
+    tag_ids = tf.argmax(at_words, axis=-1, output_type=tf.int32)
+    return {
+        "tag_ids": tf.where(present, tag_ids, -1),
+        "tag_probabilities": tf.where(present, tf.reduce_max(at_words, axis=-1), 0.0),
+    }
+
+
 @keras.saving.register_keras_serializable(package="kerasbert")
 class TextTaskModel(keras.Model):
     """A task model with its tokenizer and labels: strings in, answers out.
@@ -201,16 +221,7 @@ class TextTaskModel(keras.Model):
                 self.tokenizer, split_words(first), self.sequence_length
             )
             logits = self.task_model(features, training=training)
-            probabilities = tf.nn.softmax(tf.cast(logits, tf.float32))
-            at_words = tf.gather(probabilities, tf.maximum(positions, 0), batch_dims=1)
-            present = positions >= 0
-            tag_ids = tf.argmax(at_words, axis=-1, output_type=tf.int32)
-            return {
-                "tag_ids": tf.where(present, tag_ids, -1),
-                "tag_probabilities": tf.where(
-                    present, tf.reduce_max(at_words, axis=-1), 0.0
-                ),
-            }
+            return word_tags(tf.nn.softmax(tf.cast(logits, tf.float32)), positions)
         features = pack_texts(self.tokenizer, self.packer, first, second)
         logits = tf.cast(self.task_model(features, training=training), tf.float32)
         if self.task == "regress":

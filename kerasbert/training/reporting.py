@@ -90,6 +90,13 @@ def plot_history(history: list[dict[str, float]], path: str) -> None:
         if axis.lines:
             axis.legend()
     figure.tight_layout()
+    save_figure(figure, path)
+
+
+def save_figure(figure: Any, path: str | os.PathLike) -> None:
+    """Writes a matplotlib ``figure`` as a PNG at ``path`` atomically; closes it."""
+    import matplotlib.pyplot as plt
+
     with tempfile.NamedTemporaryFile(
         dir=os.path.dirname(os.path.abspath(path)), delete=False, suffix=".png"
     ) as f:
