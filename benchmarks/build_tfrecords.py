@@ -135,7 +135,7 @@ def kerasbert_run(corpus: Path, vocab: Path, out: Path, workers: int) -> dict:
 
 
 def peer_run(corpus: Path, vocab: Path, out: Path, peer_path: Path) -> dict:
-    from tfrecords_tools.records import iter_records
+    from kerasbert.data.records_format import iter_records
 
     out.mkdir(parents=True, exist_ok=True)
     target = out / "peer.tfrecord"
@@ -173,8 +173,8 @@ def fit_seconds(files: list[str], lengths: dict, options, steps: int) -> float:
 
     encoder = Encoder(
         vocabulary_size=30522, num_layers=2, num_heads=2, hidden_size=64,
-        intermediate_size=128, max_sequence_length=128, dropout=0.0,
-        attention_dropout=0.0,
+        intermediate_size=128, max_sequence_length=128, dropout_rate=0.0,
+        attention_dropout_rate=0.0,
     )  # fmt: skip
     model = MaskedLanguageModel(encoder, sentence_task="nsp")
     model.compile(
@@ -217,7 +217,8 @@ def measure_fit_options(out: Path, steps: int, repeats: int) -> dict:
 
     from kerasbert.data import read_build, tuned_options
 
-    files, lengths = read_build(out)
+    records = read_build(out)
+    files, lengths = records.files, records.lengths
     timings: dict[str, list[float]] = {"default": [], "tuned": []}
     for _ in range(repeats):
         timings["default"].append(fit_seconds(files, lengths, tf.data.Options(), steps))

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import statistics
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+
+from kerasbert.atomic_files import write_json_atomically, write_text_atomically
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -81,18 +81,8 @@ def write_results(
     name: str, payload: dict, markdown: str, directory: Path = RESULTS_DIR
 ) -> None:
     """Atomically writes ``NAME.json`` and ``NAME.md`` under ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for suffix, text in (
-        (".json", json.dumps(payload, indent=2) + "\n"),
-        (".md", markdown),
-    ):
-        target = directory / f"{name}{suffix}"
-        with tempfile.NamedTemporaryFile(
-            "w", dir=directory, delete=False, suffix=".tmp"
-        ) as f:
-            f.write(text)
-        os.chmod(f.name, 0o644)
-        os.replace(f.name, target)
+    write_json_atomically(directory / f"{name}.json", payload)
+    write_text_atomically(directory / f"{name}.md", markdown)
 
 
 def markdown_table(header: list[str], rows: list[list[object]]) -> str:

@@ -85,16 +85,16 @@ def main(argv: list[str] | None = None) -> None:
 
     import keras
 
-    from kerasbert.commands import distill as distill_command
     from kerasbert.distillation import build_student
     from kerasbert.evaluation import read_sts
-    from kerasbert.evaluation.loading import as_encoder, load_model
+    from kerasbert.loading import as_encoder, load
     from kerasbert.tokenizers import load_tokenizer
+    from kerasbert_cli.commands import distill as distill_command
 
     layer_map = [int(part) for part in args.layers.split(",")]
     pairs = read_sts(args.sts)
     tokenizer = load_tokenizer(args.vocab)
-    teacher = as_encoder(load_model(args.teacher))
+    teacher = as_encoder(load(args.teacher))
     spearman = {
         "teacher": sts_spearman(teacher, tokenizer, pairs, "mean"),
         "student_initial": sts_spearman(

@@ -154,7 +154,7 @@ def benchmark_config(config_name: str, args) -> list[dict]:
     ratios are medians of per-round ratios, not ratios of medians taken at
     different times.
     """
-    config = preset_config(config_name, dropout=0.0, attention_dropout=0.0)
+    config = preset_config(config_name, dropout_rate=0.0, attention_dropout_rate=0.0)
     inputs = random_batch(args.batch, args.length, config["vocabulary_size"])
     runners = {}
     for precision in args.precisions:

@@ -94,7 +94,7 @@ def is_matmul(op_type: str) -> bool:
 
 def profile_config(config_name: str, args) -> dict:
     """Op-class seconds of fp32 and bf16 forwards, profiled in the same rounds."""
-    config = preset_config(config_name, dropout=0.0, attention_dropout=0.0)
+    config = preset_config(config_name, dropout_rate=0.0, attention_dropout_rate=0.0)
     inputs = random_batch(args.batch, args.length, config["vocabulary_size"])
     forwards = {
         precision: kerasbert_runner(config, policy, inputs, jit=False)

@@ -137,10 +137,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", default="mirror", help="result file stem")
     args = parser.parse_args(argv)
 
-    from kerasbert.commands import mirror as mirror_command
     from kerasbert.evaluation import read_sts
-    from kerasbert.evaluation.loading import as_encoder, load_model
+    from kerasbert.loading import as_encoder, load
     from kerasbert.tokenizers import load_tokenizer
+    from kerasbert_cli.commands import mirror as mirror_command
 
     pairs = read_sts(args.sts)
     tokenizer = load_tokenizer(args.vocab)
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     results = []
     for name, path in starts.items():
-        before_encoder = as_encoder(load_model(path))
+        before_encoder = as_encoder(load(path))
         before = {
             pooling: sts_spearman(before_encoder, tokenizer, pairs, pooling)
             for pooling in ("cls", "mean")
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
             + ["--learning-rate", str(args.learning_rate)],
         )
         seconds = time.perf_counter() - start
-        after_encoder = load_model(os.path.join(output, "encoder.keras"))
+        after_encoder = load(os.path.join(output, "encoder.keras"))
         after = {
             pooling: sts_spearman(after_encoder, tokenizer, pairs, pooling)
             for pooling in ("cls", "mean")

@@ -103,8 +103,9 @@ def pretrain(
 ) -> tuple[keras.Model, list[dict], dict]:
     """Trains one variant for the budget; returns it and its valid curve."""
     kind, records, overrides = VARIANTS[name]
-    files, lengths = read_build(paths[records])
-    vocabulary_size = len(paths["vocab"].read_text().splitlines())
+    built = read_build(paths[records])
+    files, lengths = built.files, built.lengths
+    vocabulary_size = built.vocabulary_size
     encoder = preset_config(
         "bert_mini",
         vocabulary_size=vocabulary_size,
@@ -264,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for name in tqdm(VARIANTS, desc="variants"):
         model, curve, info = pretrain(name, args, paths, work)
-        encoder = model.discriminator() if info["kind"] == "electra" else model.encoder
+        encoder = model.fine_tuning_encoder
         info["curve"] = curve
         info["sst2_dev_accuracy"] = finetune(encoder, args, paths)
         results[name] = info

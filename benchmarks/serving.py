@@ -177,11 +177,11 @@ def throughput(make_call, texts: list[str], clients: int, total: int) -> dict:
 
 
 class ServerProcess:
-    """``python -m kerasbert.commands.serve`` on loopback, in a subprocess."""
+    """``python -m kerasbert_cli.commands.serve`` on loopback, in a subprocess."""
 
     def __init__(self, model_path: Path, port: int, batching_file: Path | None):
         command = [
-            sys.executable, "-m", "kerasbert.commands.serve",
+            sys.executable, "-m", "kerasbert_cli.commands.serve",
             f"--model_base_path={model_path}", f"--model_name={MODEL_NAME}",
             f"--port={port}",
         ]  # fmt: skip
@@ -247,8 +247,8 @@ def main() -> None:
     encoder = Encoder.from_preset(
         args.preset,
         vocabulary_size=tokenizer.vocabulary_size,
-        dropout=0.0,
-        attention_dropout=0.0,
+        dropout_rate=0.0,
+        attention_dropout_rate=0.0,
     )
     model = SentenceEncoder(encoder)
     texts = sample_texts(tokenizer.vocabulary, 512, args.seed)

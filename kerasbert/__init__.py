@@ -20,6 +20,7 @@ _EXPORTS = {
     "SequenceClassifier": "kerasbert.models.classifiers",
     "SpanQuestionAnswerer": "kerasbert.models.question_answering",
     "TokenClassifier": "kerasbert.models.classifiers",
+    "load": "kerasbert.loading",
 }
 
 _SUBMODULES = (
@@ -38,6 +39,7 @@ _SUBMODULES = (
 __all__ = [*_EXPORTS, *_SUBMODULES, "__version__"]
 
 if TYPE_CHECKING:
+    from kerasbert.loading import load  # noqa: F401
     from kerasbert.models import (  # noqa: F401
         PRESETS,
         Encoder,

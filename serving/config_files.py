@@ -470,6 +470,16 @@ def _check_allowed_sizes(sizes: tuple[int, ...], largest: int) -> None:
         )
 
 
+# What an export's kit writes to batching_parameters for the server to read:
+# small batches, a 2 ms window, two threads.
+EXPORT_BATCHING = BatchingParameters(
+    max_batch_size=32,
+    batch_timeout_micros=2000,
+    max_enqueued_batches=100,
+    num_batch_threads=2,
+)
+
+
 # The BatchingParameters fields that are wrapper messages (set or unset).
 _WRAPPED = (
     "max_batch_size",

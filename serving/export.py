@@ -36,9 +36,10 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow.python.saved_model import fingerprinting_utils
 
+from kerasbert.atomic_files import write_bytes_atomically
 from kerasbert.finetuning.text_model import TextTaskModel, tokenizer_config
 from kerasbert.tokenizers import Tokenizer
-from serving.config_files import BatchingParameters
+from serving.config_files import EXPORT_BATCHING, BatchingParameters
 from serving.inference import InferenceEngine
 from serving.kit import TEXT_INSTANCE, write_kit
 from serving.model_manager import ModelManager, is_version_name
@@ -53,14 +54,6 @@ logger = logging.getLogger("serving")
 DEFAULT_SEQUENCE_LENGTH = 128
 # The kit's example request for question answering (two inputs).
 QUESTION_INSTANCE = '{"question": "Who jumps?", "context": "The fox jumps."}'
-
-# The kit's batching_parameters: small batches, a 2 ms window, two threads.
-EXPORT_BATCHING = BatchingParameters(
-    max_batch_size=32,
-    batch_timeout_micros=2000,
-    max_enqueued_batches=100,
-    num_batch_threads=2,
-)
 
 
 @dataclass(frozen=True)
@@ -118,9 +111,7 @@ def set_method_names(export_dir: Path, methods: dict[str, str]) -> None:
     for meta_graph in saved_model.meta_graphs:
         for signature, method in methods.items():
             meta_graph.signature_def[signature].method_name = method
-    temporary = path.with_suffix(".pb.tmp")
-    temporary.write_bytes(saved_model.SerializeToString())
-    os.replace(temporary, path)
+    write_bytes_atomically(path, saved_model.SerializeToString())
     fingerprinting_utils.write_fingerprint(str(export_dir))
 
 

@@ -17,10 +17,9 @@ can live beside the version directories.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from kerasbert.atomic_files import write_text_atomically
 from serving.config_files import (
     BatchingParameters,
     ModelConfig,
@@ -29,17 +28,6 @@ from serving.config_files import (
     model_config_text,
     monitoring_config_text,
 )
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Writes ``text`` to ``path`` through a temp file + ``os.replace``."""
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    ) as handle:
-        handle.write(text)
-    os.chmod(handle.name, 0o644)  # NamedTemporaryFile creates 0600
-    os.replace(handle.name, path)
-
 
 MONITORING = MonitoringConfig(prometheus_enabled=True)
 # One ``serving_default`` instance of the REST example (JSON).
@@ -176,6 +164,6 @@ def write_kit(
     }
     written = []
     for filename, text in files.items():
-        atomic_write_text(model_path / filename, text)
+        write_text_atomically(model_path / filename, text)
         written.append(model_path / filename)
     return written

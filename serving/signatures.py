@@ -208,7 +208,7 @@ class ServingModule(tf.Module):
         self, first: tf.RaggedTensor, second: tf.RaggedTensor | None = None
     ) -> Features:
         """Ids [B, (tokens)] of one or two segments -> int32 features [B, S]
-        (as ``kerasbert.finetuning.text_inputs.pack_texts`` packs them)."""
+        (as ``kerasbert.data.texts.pack_texts`` packs them)."""
         if second is None:
             return self._untracked.pack_one(first)
         return self._untracked.pack_two(first, second)

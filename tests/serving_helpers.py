@@ -38,7 +38,10 @@ def tiny_encoder(vocabulary_size: int, seed: int, **sizes: int) -> Encoder:
     )
     config.update(sizes)
     return Encoder(
-        vocabulary_size=vocabulary_size, dropout=0.0, attention_dropout=0.0, **config
+        vocabulary_size=vocabulary_size,
+        dropout_rate=0.0,
+        attention_dropout_rate=0.0,
+        **config,
     )
 
 

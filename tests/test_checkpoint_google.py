@@ -13,14 +13,14 @@ import shutil
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import TINY_HF_BERT
-from test_checkpoint_support import (
-    TINY,
+from checkpoint_helpers import (
+    ENCODER_H32,
+    TINY_HF_BERT,
     assert_same_weights,
     max_difference,
     padded_batch,
-    randomize,
 )
+from model_helpers import randomize
 
 from kerasbert import Encoder
 from kerasbert.checkpoints.google import load_google, save_google
@@ -168,10 +168,10 @@ def test_original_checkpoint_matches_transformers(model_type, transformers, tmp_
     ],
 )
 def test_save_then_load_is_bit_exact(architecture, overrides, tmp_path):
-    encoder = Encoder(**{**TINY, **overrides})
+    encoder = Encoder(**{**ENCODER_H32, **overrides})
     randomize(encoder, seed=7)
     save_google(encoder, tmp_path, architecture)
-    loaded = load_google(tmp_path, architecture=architecture, dropout=0.0)
+    loaded = load_google(tmp_path, architecture=architecture, dropout_rate=0.0)
     assert_same_weights(encoder, loaded)
     assert loaded.hidden_activation == encoder.hidden_activation.replace(
         "gelu_new", "gelu_approximate"
@@ -179,9 +179,9 @@ def test_save_then_load_is_bit_exact(architecture, overrides, tmp_path):
 
 
 def test_generator_and_discriminator_share_one_checkpoint(tmp_path):
-    discriminator = Encoder(**TINY, embedding_size=16, use_pooler=False)
+    discriminator = Encoder(**ENCODER_H32, embedding_size=16, use_pooler=False)
     generator = Encoder(
-        **{**TINY, "hidden_size": 16, "num_heads": 2},
+        **{**ENCODER_H32, "hidden_size": 16, "num_heads": 2},
         embedding_size=16,
         use_pooler=False,
     )
@@ -215,7 +215,7 @@ def test_generator_and_discriminator_share_one_checkpoint(tmp_path):
 
 
 def test_bad_checkpoints_are_clear_errors(tmp_path):
-    encoder = Encoder(**TINY)
+    encoder = Encoder(**ENCODER_H32)
     save_google(encoder, tmp_path / "good", "bert")
     reader = tf.train.load_checkpoint(str(tmp_path / "good"))
     tensors = {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()}
@@ -241,7 +241,9 @@ def test_bad_checkpoints_are_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_google(tmp_path / "nowhere")
     with pytest.raises(ValueError, match="'silu'"):
-        save_google(Encoder(**TINY, hidden_activation="silu"), tmp_path / "silu")
+        save_google(Encoder(**ENCODER_H32, hidden_activation="silu"), tmp_path / "silu")
     with pytest.warns(UserWarning, match="other GELU"):
-        save_google(Encoder(**TINY, hidden_activation="gelu_approximate"), tmp_path)
+        save_google(
+            Encoder(**ENCODER_H32, hidden_activation="gelu_approximate"), tmp_path
+        )
     assert load_google(tmp_path).hidden_activation == "gelu"

@@ -12,11 +12,13 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from conftest import TINY_HF_BERT, TINY_HF_DISTILBERT  # noqa: E402
-from test_checkpoint_support import (  # noqa: E402
+from checkpoint_helpers import (  # noqa: E402
+    TINY_HF_BERT,
+    TINY_HF_DISTILBERT,
     assert_same_weights,
     max_difference,
     padded_batch,
+    random_hf_model,
 )
 
 from kerasbert import Encoder  # noqa: E402
@@ -73,15 +75,6 @@ CASES = {
 }
 
 
-def _random_model(cls, config, seed=0):
-    torch.manual_seed(seed)
-    model = cls(config).eval()
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.normal_(0.0, 0.2)
-    return model
-
-
 def _hf_outputs(model, inputs):
     arguments = {
         "input_ids": torch.from_numpy(inputs["input_ids"]).long(),
@@ -105,7 +98,7 @@ def _base_state(model, prefix):
 @pytest.mark.parametrize("model_type", sorted(CASES))
 def test_import_matches_transformers_and_round_trips(model_type, tmp_path):
     config, saved_class, base_class, pad_id, segments = CASES[model_type]
-    task_model = _random_model(saved_class, config)
+    task_model = random_hf_model(saved_class, config)
     task_model.save_pretrained(tmp_path / "hf")
     reference = base_class.from_pretrained(tmp_path / "hf").eval()
 
@@ -155,8 +148,8 @@ def test_encoder_without_segments_exports_a_zero_segment_row(tmp_path):
         intermediate_size=48,
         max_sequence_length=24,
         type_vocabulary_size=0,
-        dropout=0.0,
-        attention_dropout=0.0,
+        dropout_rate=0.0,
+        attention_dropout_rate=0.0,
     )
     save_hf(encoder, tmp_path, "bert")
     reference = transformers.BertModel.from_pretrained(tmp_path).eval()
@@ -211,7 +204,7 @@ def test_corrupt_weights_file_is_a_clear_error(tmp_path):
 
 def test_pytorch_bin_checkpoint_loads_like_safetensors(tmp_path):
     config, saved_class, *_ = CASES["bert"]
-    model = _random_model(saved_class, config, seed=5)
+    model = random_hf_model(saved_class, config, seed=5)
     model.save_pretrained(tmp_path / "safetensors")
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "config.json").write_text(config.to_json_string())

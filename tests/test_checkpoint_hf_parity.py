@@ -49,7 +49,10 @@ def models():
     directory = str(minilm.get_model_path())
     reference = transformers.BertModel.from_pretrained(directory).eval()
     ours = load_hf_bert(
-        directory, dropout=0.0, attention_dropout=0.0, output_hidden_states=True
+        directory,
+        dropout_rate=0.0,
+        attention_dropout_rate=0.0,
+        output_hidden_states=True,
     )
     return reference, ours
 

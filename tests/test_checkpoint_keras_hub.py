@@ -2,26 +2,24 @@
 
 import warnings
 
+import keras_hub
 import numpy as np
 import pytest
-
-keras_hub = pytest.importorskip("keras_hub")
-
-from test_checkpoint_support import (  # noqa: E402
-    TINY,
+from checkpoint_helpers import (
+    ENCODER_H32,
     assert_same_weights,
     max_difference,
     padded_batch,
-    randomize,
 )
+from model_helpers import randomize
 
-from kerasbert import Encoder  # noqa: E402
-from kerasbert.checkpoints.keras_hub import (  # noqa: E402
+from kerasbert import Encoder
+from kerasbert.checkpoints.keras_hub import (
     KERAS_HUB_ARCHITECTURES,
     from_keras_hub,
     to_keras_hub,
 )
-from kerasbert.checkpoints.mapping import variable_arrays  # noqa: E402
+from kerasbert.checkpoints.mapping import variable_arrays
 
 COMMON = dict(
     num_layers=2,
@@ -102,7 +100,7 @@ def test_encoder_to_backbone_and_back_is_bit_exact(name):
         "roberta": dict(type_vocabulary_size=0, use_pooler=False),
     }[name]
     encoder = Encoder(
-        **TINY,
+        **ENCODER_H32,
         **fits,
         hidden_activation=spec.activation,
         layer_norm_epsilon=spec.layer_norm_epsilon,
@@ -119,7 +117,7 @@ def test_encoder_to_backbone_and_back_is_bit_exact(name):
 
 def test_zero_single_segment_row_is_dropped_exactly_and_nonzero_refused():
     encoder = Encoder(
-        **TINY,
+        **ENCODER_H32,
         type_vocabulary_size=1,
         use_pooler=False,
         layer_norm_epsilon=1e-5,
@@ -139,12 +137,12 @@ def test_zero_single_segment_row_is_dropped_exactly_and_nonzero_refused():
 
 @pytest.mark.filterwarnings("ignore:keras-hub's")
 def test_mismatched_hyperparameters_warn_and_unfit_encoders_are_refused():
-    encoder = Encoder(**TINY, hidden_activation="gelu")
+    encoder = Encoder(**ENCODER_H32, hidden_activation="gelu")
     with pytest.warns(UserWarning, match="gelu_approximate"):
         to_keras_hub(encoder, "bert")
     with pytest.raises(ValueError, match="embedding_size == hidden_size"):
-        to_keras_hub(Encoder(**TINY, num_groups=1), "albert")
+        to_keras_hub(Encoder(**ENCODER_H32, num_groups=1), "albert")
     with pytest.raises(ValueError, match="pooler"):
-        to_keras_hub(Encoder(**TINY, type_vocabulary_size=0), "distilbert")
+        to_keras_hub(Encoder(**ENCODER_H32, type_vocabulary_size=0), "distilbert")
     with pytest.raises(ValueError, match="Unsupported keras-hub backbone"):
         from_keras_hub(keras_hub.models.GPT2Backbone(50, 1, 2, 8, 16))

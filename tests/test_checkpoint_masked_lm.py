@@ -11,9 +11,12 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from conftest import TINY_HF_BERT, TINY_HF_DISTILBERT  # noqa: E402
+from checkpoint_helpers import (  # noqa: E402
+    TINY_HF_BERT,
+    TINY_HF_DISTILBERT,
+    padded_batch,
+)
 from safetensors.numpy import load_file, save_file  # noqa: E402
-from test_checkpoint_support import padded_batch  # noqa: E402
 
 from kerasbert.checkpoints.hf_masked_lm import load_hf_masked_lm  # noqa: E402
 

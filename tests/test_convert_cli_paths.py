@@ -15,12 +15,11 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from conftest import TINY_HF_BERT  # noqa: E402
+from checkpoint_helpers import TINY_HF_BERT, padded_batch  # noqa: E402
 from safetensors.numpy import load_file  # noqa: E402
-from test_checkpoint_support import padded_batch  # noqa: E402
 
 from kerasbert import MaskedLanguageModel  # noqa: E402
-from kerasbert.commands import convert  # noqa: E402
+from kerasbert_cli.commands import convert  # noqa: E402
 
 VOCAB = TINY_HF_BERT["vocab_size"]
 

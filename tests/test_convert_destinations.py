@@ -13,12 +13,13 @@ import stat
 from pathlib import Path
 
 import pytest
-from test_checkpoint_support import TINY, assert_same_weights, randomize
+from checkpoint_helpers import ENCODER_H32, assert_same_weights
+from model_helpers import randomize
 
 from kerasbert import Encoder
+from kerasbert.atomic_files import staged_directory
 from kerasbert.checkpoints import load_hf, read_encoder, save_google, save_hf
-from kerasbert.checkpoints.files import staged_directory
-from kerasbert.commands import convert
+from kerasbert_cli.commands import convert
 
 ALBERT = dict(embedding_size=16, num_groups=1, hidden_activation="gelu_new")
 VOCAB = "[PAD]\n[UNK]\nhello\n"
@@ -58,7 +59,7 @@ def _mode(path: Path) -> int:
 
 @pytest.fixture(scope="module")
 def albert():
-    encoder = Encoder(**TINY, **ALBERT)
+    encoder = Encoder(**ENCODER_H32, **ALBERT)
     randomize(encoder, seed=3)
     return encoder
 
@@ -73,7 +74,7 @@ def albert_hf(albert, tmp_path):
 @pytest.fixture
 def bert_hf(tmp_path):
     """An existing BERT HF directory with tokenizer files (like MiniLM's)."""
-    encoder = Encoder(**TINY)
+    encoder = Encoder(**ENCODER_H32)
     randomize(encoder, seed=5)
     save_hf(encoder, tmp_path / "minilm", "bert")
     (tmp_path / "minilm" / "vocab.txt").write_text(VOCAB)
@@ -100,7 +101,7 @@ def test_existing_hf_directory_is_refused_then_replaced_whole(
 @pytest.mark.filterwarnings("ignore:Google's bert code computes")
 def test_existing_google_directory_is_replaced_whole(albert, albert_hf, tmp_path):
     google = tmp_path / "google"
-    save_google(Encoder(**TINY), google, "bert")
+    save_google(Encoder(**ENCODER_H32), google, "bert")
     assert (google / "bert_config.json").is_file()
     assert _convert("--to", "google", "--overwrite", albert_hf, google) == 0
     names = sorted(_snapshot(google))

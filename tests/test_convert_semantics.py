@@ -12,17 +12,16 @@ import pytest
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
-keras_hub = pytest.importorskip("keras_hub")
 
-from conftest import TINY_HF_BERT  # noqa: E402
-from safetensors.numpy import load_file, save_file  # noqa: E402
-from test_checkpoint_hf_architectures import _random_model  # noqa: E402
-from test_checkpoint_support import (  # noqa: E402
-    TINY,
+from checkpoint_helpers import (  # noqa: E402
+    ENCODER_H32,
+    TINY_HF_BERT,
     assert_same_weights,
     max_difference,
     padded_batch,
+    random_hf_model,
 )
+from safetensors.numpy import load_file, save_file  # noqa: E402
 
 from kerasbert import Encoder  # noqa: E402
 from kerasbert.checkpoints import (  # noqa: E402
@@ -42,7 +41,7 @@ VOCAB, LENGTH = TINY_HF_BERT["vocab_size"], 12
 
 def _random_hf(cls, config, path):
     """A tiny ``transformers`` model with random weights, saved at ``path``."""
-    model = _random_model(cls, config)
+    model = random_hf_model(cls, config)
     model.save_pretrained(path)
     return model
 
@@ -131,22 +130,22 @@ def test_electra_with_embedding_size_equal_hidden_size_stays_electra(tmp_path):
 
 
 def test_encoder_configs_without_an_architecture_still_load():
-    config = Encoder(**TINY).get_config()
+    config = Encoder(**ENCODER_H32).get_config()
     del config["architecture"]
     encoder = Encoder.from_config(config)
     assert encoder.architecture is None
-    encoder = Encoder(**TINY, embedding_size=16, use_pooler=False)
+    encoder = Encoder(**ENCODER_H32, embedding_size=16, use_pooler=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert type(to_keras_hub(encoder)).__name__ == "ElectraBackbone"
 
 
 def test_google_warns_about_gelu_and_epsilon_it_does_not_compute(tmp_path):
-    exact = Encoder(**TINY, hidden_activation="gelu")
+    exact = Encoder(**ENCODER_H32, hidden_activation="gelu")
     with pytest.warns(UserWarning, match="Google's bert code computes"):
         save_google(exact, tmp_path / "exact")
     tanh = Encoder(
-        **TINY,
+        **ENCODER_H32,
         embedding_size=16,
         num_groups=1,
         hidden_activation="gelu_approximate",
@@ -156,7 +155,7 @@ def test_google_warns_about_gelu_and_epsilon_it_does_not_compute(tmp_path):
         save_google(tanh, tmp_path / "epsilon", "albert")
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        save_google(Encoder(**TINY, hidden_activation="relu"), tmp_path / "relu")
+        save_google(Encoder(**ENCODER_H32, hidden_activation="relu"), tmp_path / "relu")
 
 
 ALBERT_SIZES = dict(TINY_HF_BERT, embedding_size=16, hidden_act="gelu_new")
@@ -170,7 +169,9 @@ def test_albert_groups_that_hf_assigns_differently_are_refused(tmp_path):
     message = "layer 9: group 6 in Hugging Face, 7 in kerasbert"
     with pytest.raises(ValueError, match=message):
         load_hf(tmp_path / "hf")
-    encoder = Encoder(**{**TINY, "num_layers": 18}, embedding_size=16, num_groups=14)
+    encoder = Encoder(
+        **{**ENCODER_H32, "num_layers": 18}, embedding_size=16, num_groups=14
+    )
     with pytest.raises(ValueError, match=message):
         save_hf(encoder, tmp_path / "out", "albert")
 
@@ -188,7 +189,7 @@ def test_albert_groups_that_agree_match_transformers(tmp_path):
 
 
 def test_wrong_shaped_query_is_named_with_the_shape_it_needs(tmp_path):
-    save_hf(Encoder(**TINY), tmp_path)
+    save_hf(Encoder(**ENCODER_H32), tmp_path)
     name = "encoder.layer.1.attention.self.query.weight"
     tensors = load_file(tmp_path / "model.safetensors")
     tensors[name] = tensors[name][:16]

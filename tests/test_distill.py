@@ -2,15 +2,15 @@
 
 import argparse
 import json
+import re
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import TINY_ENCODER, random_inputs
+from model_helpers import ENCODER_H16, random_inputs
 
 from kerasbert import Encoder, MaskedLanguageModel
-from kerasbert.commands import distill as distill_command
 from kerasbert.distillation import (
     Distiller,
     build_student,
@@ -25,8 +25,9 @@ from kerasbert.distillation import (
 from kerasbert.tokenizers import BertWordPieceTokenizer
 from kerasbert.training import create_optimizer
 from kerasbert.training.resumable import fit_resumable
+from kerasbert_cli.commands import distill as distill_command
 
-TEACHER = {**TINY_ENCODER, "num_layers": 4}
+TEACHER = {**ENCODER_H16, "num_layers": 4}
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 WORDS = ["the", "cat", "dog", "sat", "on", "mat", "ran", "a", "big", "small"]
 VOCABULARY = SPECIALS + WORDS + [f"w{i}" for i in range(97 - 15)]
@@ -298,3 +299,20 @@ def test_distill_cli_with_an_mlm_teacher(tmp_path):
     assert report["loss_weights"]["soft_target"] == 5.0
     assert (output / "vocab.txt").read_text().split() == VOCABULARY
     assert not (output / "backup").exists()
+
+
+def test_loss_weights_default_to_what_the_help_says(capsys):
+    with pytest.raises(SystemExit):
+        parse_command(["distill", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    documented = re.search(r"defaults: (\S+) with an MLM head, else (\S+)\)", text)
+    required = ["distill", "--teacher", "t.keras", "--texts", "t.txt", "--output", "o"]
+    args = parse_command(required)
+    names = ("soft_target", "mlm", "cosine", "hidden_mse")
+    for has_head, weights in zip((True, False), documented.groups(), strict=True):
+        resolved = distill_command.default_loss_weights(args, has_head)
+        assert [resolved[name] for name in names] == [
+            float(weight) for weight in weights.split("/")
+        ]
+    given = parse_command([*required, "--mlm-weight", "0.5"])
+    assert distill_command.default_loss_weights(given, True)["mlm"] == 0.5

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from test_pretrain_support import (
+from pretrain_helpers import (
     make_tiny_build,
     max_weight_difference,
     pretrain_args,
@@ -22,7 +22,7 @@ from test_pretrain_support import (
 
 pytestmark = pytest.mark.slow
 STEPS = 6
-NO_DROPOUT = {"dropout": 0.0, "attention_dropout": 0.0}
+NO_DROPOUT = {"dropout_rate": 0.0, "attention_dropout_rate": 0.0}
 TWO_LOGICAL_CPUS = (
     "import tensorflow as tf\n"
     "cpu = tf.config.list_physical_devices('CPU')[0]\n"
@@ -68,7 +68,9 @@ def test_two_workers_match_one_process(build, single_process, tmp_path):
     ports = [free_port(), free_port()]
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     args = pretrain_args(*build, tmp_path, STEPS, **NO_DROPOUT)
-    code = "import sys\nfrom kerasbert.commands.pretrain import main\nsys.exit(main())"
+    code = (
+        "import sys\nfrom kerasbert_cli.commands.pretrain import main\nsys.exit(main())"
+    )
     workers = [
         subprocess.Popen(
             [sys.executable, "-c", code, *args, "--strategy", "multiworker"],

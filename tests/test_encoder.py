@@ -3,10 +3,10 @@
 import keras
 import numpy as np
 import pytest
-from conftest import TINY_ENCODER, random_inputs
+from model_helpers import ENCODER_H16, numpy_encoder, random_inputs, randomize
 
 from kerasbert import Encoder
-from kerasbert.layers.transformer_encoder import group_of_layer
+from kerasbert.layers.transformer_stack import group_of_layer
 
 # Parameter counts with pooler and without MLM head; the BERT numbers are the
 # published ones (e.g. BERT-base 109,482,240), ALBERT's are computed from the
@@ -62,7 +62,7 @@ def test_sharing_modes_create_the_expected_parameter_sets(
     num_groups, shared, attention_sets, feed_forward_sets
 ):
     config = dict(
-        TINY_ENCODER, num_layers=4, num_groups=num_groups, shared_components=shared
+        ENCODER_H16, num_layers=4, num_groups=num_groups, shared_components=shared
     )
     encoder = Encoder(**config)
     transformer = encoder.transformer
@@ -78,7 +78,7 @@ def test_sharing_modes_create_the_expected_parameter_sets(
 
 
 def test_shared_blocks_reuse_the_same_sublayers():
-    encoder = Encoder(**dict(TINY_ENCODER, num_layers=4, num_groups=2))
+    encoder = Encoder(**dict(ENCODER_H16, num_layers=4, num_groups=2))
     blocks = [encoder.transformer.block_sublayers(i) for i in range(4)]
     assert blocks[0][0] is blocks[1][0] and blocks[2][0] is blocks[3][0]
     assert blocks[1][0] is not blocks[2][0]
@@ -86,22 +86,32 @@ def test_shared_blocks_reuse_the_same_sublayers():
 
 def test_invalid_group_and_sharing_options_are_rejected():
     with pytest.raises(ValueError, match="num_groups"):
-        Encoder(**dict(TINY_ENCODER, num_groups=3))
+        Encoder(**dict(ENCODER_H16, num_groups=3))
     with pytest.raises(ValueError, match="shared_components"):
-        Encoder(**dict(TINY_ENCODER, shared_components="ffn"))
+        Encoder(**dict(ENCODER_H16, shared_components="ffn"))
     with pytest.raises(ValueError, match="divisible"):
-        Encoder(**dict(TINY_ENCODER, num_heads=3))
+        Encoder(**dict(ENCODER_H16, num_heads=3))
+
+
+def assert_outputs_match_numpy(encoder, inputs):
+    """Every output equals BERT's equations recomputed in NumPy from the weights."""
+    outputs = encoder(inputs)
+    expected = numpy_encoder(encoder, inputs)
+    assert sorted(outputs) == sorted(expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(outputs[name], value, atol=1e-5, err_msg=name)
 
 
 def test_factorized_embedding_projects_to_hidden_size():
-    encoder = Encoder(**dict(TINY_ENCODER, embedding_size=8))
+    encoder = Encoder(**dict(ENCODER_H16, embedding_size=8))
     assert encoder.embeddings.factorized
     assert tuple(encoder.token_embedding.embeddings.shape) == (97, 8)
-    assert encoder(random_inputs())["sequence_output"].shape == (3, 10, 16)
+    randomize(encoder)
+    assert_outputs_match_numpy(encoder, random_inputs())
 
 
 def test_outputs_for_real_tokens_do_not_depend_on_padding():
-    encoder = Encoder(**TINY_ENCODER)
+    encoder = Encoder(**ENCODER_H16)
     inputs = random_inputs(batch=2, length=8)
     padded = {
         name: np.concatenate([x, np.zeros((2, 6), np.int32)], axis=1)
@@ -129,7 +139,7 @@ def test_outputs_for_real_tokens_do_not_depend_on_padding():
     ids=["post_ln", "pre_ln", "albert", "no_segments"],
 )
 def test_encode_positions_equals_gathered_sequence_output(overrides):
-    encoder = Encoder(**dict(TINY_ENCODER, **overrides))
+    encoder = Encoder(**dict(ENCODER_H16, **overrides))
     inputs = random_inputs(batch=3, length=10)
     # Repeated and padding positions are allowed too.
     positions = np.array([[0, 3, 3], [9, 1, 0], [2, 0, 1]], np.int32)
@@ -145,7 +155,7 @@ def test_encode_positions_equals_gathered_sequence_output(overrides):
 def test_hidden_states_and_pre_ln_variant():
     encoder = Encoder(
         **dict(
-            TINY_ENCODER,
+            ENCODER_H16,
             norm_first=True,
             output_hidden_states=True,
             use_pooler=False,
@@ -164,21 +174,21 @@ def test_hidden_states_and_pre_ln_variant():
 
 
 def test_encoder_without_segments_takes_no_segment_input():
-    encoder = Encoder(**dict(TINY_ENCODER, type_vocabulary_size=0))
+    encoder = Encoder(**dict(ENCODER_H16, type_vocabulary_size=0))
     assert encoder.input_names == ("input_ids", "input_mask")
-    outputs = encoder(random_inputs(with_segments=False))
-    assert outputs["sequence_output"].shape == (3, 10, 16)
+    randomize(encoder)
+    assert_outputs_match_numpy(encoder, random_inputs(with_segments=False))
 
 
 def test_too_long_input_is_a_clear_error():
-    encoder = Encoder(**TINY_ENCODER)
+    encoder = Encoder(**ENCODER_H16)
     with pytest.raises(ValueError, match="max_sequence_length"):
         encoder(random_inputs(length=40))
 
 
 def test_config_round_trip_rebuilds_the_same_architecture():
     config = dict(
-        TINY_ENCODER,
+        ENCODER_H16,
         embedding_size=8,
         num_layers=4,
         num_groups=2,
@@ -196,9 +206,7 @@ def test_config_round_trip_rebuilds_the_same_architecture():
 
 
 def test_keras_file_round_trip(tmp_path):
-    encoder = Encoder(
-        **dict(TINY_ENCODER, num_layers=3, num_groups=1, embedding_size=8)
-    )
+    encoder = Encoder(**dict(ENCODER_H16, num_layers=3, num_groups=1, embedding_size=8))
     path = tmp_path / "encoder.keras"
     encoder.save(path)
     restored = keras.saving.load_model(path)
@@ -209,7 +217,7 @@ def test_keras_file_round_trip(tmp_path):
 
 
 def test_dropout_is_active_only_in_training():
-    encoder = Encoder(**dict(TINY_ENCODER, dropout=0.5, attention_dropout=0.5))
+    encoder = Encoder(**dict(ENCODER_H16, dropout_rate=0.5, attention_dropout_rate=0.5))
     inputs = random_inputs()
     first = encoder(inputs, training=False)["sequence_output"]
     np.testing.assert_array_equal(

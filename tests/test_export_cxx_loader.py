@@ -33,7 +33,6 @@ from tensorflow.core.example import example_pb2, feature_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 from tf1_half_plus_two import write_half_plus_two
 
-from kerasbert.commands import export
 from kerasbert.models import (
     Encoder,
     MaskedLanguageModel,
@@ -44,6 +43,7 @@ from kerasbert.models import (
     TokenClassifier,
 )
 from kerasbert.tokenizers import BertWordPieceTokenizer, Tokenizer, load_tokenizer
+from kerasbert_cli.commands import export
 from serving.constants import CLASSIFY_METHOD, REGRESS_METHOD, WARMUP_FILE
 from serving.export import ExportOptions, export_for_serving, serving_module
 from serving.saved_model_session import SavedModelSession
@@ -65,10 +65,10 @@ Arrays = dict[str, np.ndarray]
 MODELS: dict[str, Callable[[Encoder], keras.Model]] = {
     "encoder": lambda encoder: encoder,
     "sentence_encoder": SentenceEncoder,
-    "classifier": lambda encoder: SequenceClassifier(encoder, 3, dropout=0.0),
-    "regressor": lambda encoder: SequenceClassifier(encoder, 1, dropout=0.0),
-    "qa": lambda encoder: SpanQuestionAnswerer(encoder, dropout=0.0),
-    "tagger": lambda encoder: TokenClassifier(encoder, 4, dropout=0.0),
+    "classifier": lambda encoder: SequenceClassifier(encoder, 3, dropout_rate=0.0),
+    "regressor": lambda encoder: SequenceClassifier(encoder, 1, dropout_rate=0.0),
+    "qa": lambda encoder: SpanQuestionAnswerer(encoder, dropout_rate=0.0),
+    "tagger": lambda encoder: TokenClassifier(encoder, 4, dropout_rate=0.0),
     "mlm": MaskedLanguageModel,
 }
 # The SentencePiece classifier is the export command's test case.

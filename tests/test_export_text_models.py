@@ -31,16 +31,16 @@ from serving_helpers import (
 from tensorflow_serving.apis import prediction_log_pb2
 
 import serving.export
-from kerasbert.commands import export
+from kerasbert.data.texts import pack_texts
 from kerasbert.finetuning.text_inputs import (
     pack_question_context,
-    pack_texts,
     pack_words,
     split_words,
 )
 from kerasbert.finetuning.text_model import TextTaskModel
 from kerasbert.models import SequenceClassifier, SpanQuestionAnswerer, TokenClassifier
 from kerasbert.tokenizers import BertWordPieceTokenizer, InputPacker
+from kerasbert_cli.commands import export
 from serving.constants import CLASSIFY_METHOD, REGRESS_METHOD, WARMUP_FILE
 from serving.export import ExportOptions, export_for_serving
 from serving.saved_model_session import SavedModelSession
@@ -67,10 +67,13 @@ Arrays = dict[str, np.ndarray]
 
 # Task -> (task model on an encoder, labels).
 TASKS: dict[str, tuple[Callable[[keras.Model], keras.Model], list[str]]] = {
-    "classify": (lambda e: SequenceClassifier(e, len(LABELS), dropout=0.0), LABELS),
-    "regress": (lambda e: SequenceClassifier(e, 1, dropout=0.0), []),
-    "squad": (lambda e: SpanQuestionAnswerer(e, dropout=0.0), []),
-    "tag": (lambda e: TokenClassifier(e, len(TAGS), dropout=0.0), TAGS),
+    "classify": (
+        lambda e: SequenceClassifier(e, len(LABELS), dropout_rate=0.0),
+        LABELS,
+    ),
+    "regress": (lambda e: SequenceClassifier(e, 1, dropout_rate=0.0), []),
+    "squad": (lambda e: SpanQuestionAnswerer(e, dropout_rate=0.0), []),
+    "tag": (lambda e: TokenClassifier(e, len(TAGS), dropout_rate=0.0), TAGS),
 }
 
 
@@ -297,6 +300,7 @@ def test_squad_offsets_count_characters_and_tags_follow_words(exported):
         start = outputs["answer_start"][0]
         assert len(CONTEXTS[0][:start].encode()) > start  # after multi-byte text
         assert outputs["answer_start"][3] == -1 and outputs["answer"][3] == b""
+        assert outputs["score"][3] == 0.0
     elif task == "tag":
         outputs = exported.session.run("serving_default", {"text": TEXTS})
         assert outputs["words"].shape == (len(TEXTS), WIDTH)

@@ -13,10 +13,10 @@ from finetune_data import (
     write_tsv,
 )
 
-from kerasbert.cli import main
 from kerasbert.finetuning.readers import read_squad
 from kerasbert.finetuning.squad_metrics import squad_scores
 from kerasbert.finetuning.text_model import TextTaskModel
+from kerasbert_cli.main import main
 
 FAST = ["--no-progress", "--learning-rate", "3e-3", "--warmup-ratio", "0.05"]
 
@@ -192,7 +192,9 @@ def test_resumes_after_kill_9(checkpoint, tmp_path):
     argv = ["finetune", "classify", "--model", str(checkpoint), "--train", str(train)]
     argv += ["--validation", str(train), "--output", str(output), *FAST]
     argv += ["--epochs", "6", "--batch-size", "16", "--max-seq-length", "12"]
-    code = "import sys; from kerasbert.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = (
+        "import sys; from kerasbert_cli.main import main; sys.exit(main(sys.argv[1:]))"
+    )
     process = subprocess.Popen([sys.executable, "-c", code, *argv])
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and process.poll() is None:

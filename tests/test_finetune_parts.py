@@ -11,7 +11,7 @@ from finetune_data import VOCABULARY, write_checkpoint
 
 from kerasbert import Encoder, SequenceClassifier, SpanQuestionAnswerer, TokenClassifier
 from kerasbert.checkpoints.formats import detect_format, read_encoder
-from kerasbert.finetuning.squad_features import make_windows
+from kerasbert.finetuning.squad_windows import make_windows
 from kerasbert.finetuning.text_inputs import pack_question_context, pack_words
 from kerasbert.tokenizers import BertWordPieceTokenizer
 from kerasbert.training.layerwise import LayerwiseAdamW, variable_depth

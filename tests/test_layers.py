@@ -7,13 +7,13 @@ import tensorflow as tf
 
 from kerasbert.layers import (
     EncoderEmbeddings,
-    FeedForwardBlock,
-    SelfAttentionBlock,
     SequencePooling,
     SharedTransformerEncoder,
 )
 from kerasbert.layers.activations import gelu_exact, get_activation
+from kerasbert.layers.attention import SelfAttentionBlock
 from kerasbert.layers.dropout import Dropout
+from kerasbert.layers.feed_forward import FeedForwardBlock
 from kerasbert.layers.masking import attention_bias_from_mask
 
 RNG = np.random.default_rng(0)
@@ -31,7 +31,7 @@ CASES = {
         (IDS, SEGMENTS),
     ),
     "attention": (
-        lambda: SelfAttentionBlock(num_heads=2, hidden_size=8, dropout=0.0),
+        lambda: SelfAttentionBlock(num_heads=2, hidden_size=8, dropout_rate=0.0),
         (HIDDEN.reshape(12, 8), BIAS),
     ),
     "feed_forward": (
@@ -64,7 +64,7 @@ def test_layer_config_round_trip(name):
 
 
 def test_attention_ignores_masked_keys():
-    layer = SelfAttentionBlock(num_heads=2, hidden_size=8, dropout=0.0)
+    layer = SelfAttentionBlock(num_heads=2, hidden_size=8, dropout_rate=0.0)
     flat = HIDDEN.reshape(12, 8)
     changed = HIDDEN.copy()
     changed[0, 4:] = 100.0  # padding of the first sequence

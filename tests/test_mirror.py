@@ -2,15 +2,15 @@
 
 import argparse
 import json
+import re
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import TINY_ENCODER
+from model_helpers import ENCODER_H16
 
 from kerasbert import Encoder, SentenceEncoder
-from kerasbert.commands import mirror as mirror_command
 from kerasbert.contrastive import (
     MirrorBERT,
     info_nce_loss,
@@ -21,6 +21,7 @@ from kerasbert.contrastive import (
 )
 from kerasbert.tokenizers import BertWordPieceTokenizer
 from kerasbert.training import create_optimizer
+from kerasbert_cli.commands import mirror as mirror_command
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 WORDS = ["the", "cat", "dog", "sat", "on", "mat", "ran", "a", "big", "small", "red"]
@@ -96,13 +97,13 @@ def test_info_nce_prefers_aligned_views():
 
 def tiny_encoder(**overrides):
     keras.utils.set_random_seed(0)
-    return Encoder(**{**TINY_ENCODER, "vocabulary_size": len(VOCABULARY), **overrides})
+    return Encoder(**{**ENCODER_H16, "vocabulary_size": len(VOCABULARY), **overrides})
 
 
 def test_with_dropout_keeps_weights():
     encoder = tiny_encoder()
     copy = with_dropout(encoder, 0.1)
-    assert copy.dropout == copy.attention_dropout == 0.1
+    assert copy.dropout_rate == copy.attention_dropout_rate == 0.1
     for a, b in zip(encoder.get_weights(), copy.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="Dropout rate"):
@@ -127,7 +128,7 @@ def test_mirror_dataset_views():
 
 
 def test_mirror_training_reduces_the_loss_and_round_trips(tmp_path):
-    encoder = tiny_encoder(dropout=0.1, attention_dropout=0.1)
+    encoder = tiny_encoder(dropout_rate=0.1, attention_dropout_rate=0.1)
     model = MirrorBERT(SentenceEncoder(encoder, pooling="cls"), temperature=0.2)
     tokenizer = BertWordPieceTokenizer(VOCABULARY)
     dataset = mirror_dataset(
@@ -176,7 +177,7 @@ def test_mirror_cli_writes_encoder_sentence_encoder_and_savedmodel(tmp_path):
     assert isinstance(sentence_encoder, SentenceEncoder)
     assert sentence_encoder.pooling == "mean"
     encoder = keras.saving.load_model(output / "encoder.keras")
-    assert encoder.dropout == 0.1
+    assert encoder.dropout_rate == 0.1
     loaded = tf.saved_model.load(str(output / "serving" / "sentence_encoder" / "1"))
     inputs = {
         "input_ids": tf.constant([[2, 5, 6, 3]]),
@@ -188,3 +189,23 @@ def test_mirror_cli_writes_encoder_sentence_encoder_and_savedmodel(tmp_path):
         sentence_encoder(inputs),
         atol=1e-5,
     )
+
+
+def test_level_defaults_are_what_the_help_says(capsys):
+    with pytest.raises(SystemExit):
+        parse_command(["mirror", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    documented = re.findall(r"(sentence|word): ([\d.]+) / ([\d.]+) / (\d+)", text)
+    assert sorted(level for level, *_ in documented) == ["sentence", "word"]
+    required = ["mirror", "--encoder", "e.keras", "--texts", "t.txt", "--output", "o"]
+    assert parse_command(required).level == "sentence"
+    for level, *values in documented:
+        args = parse_command([*required, "--level", level])
+        resolved = mirror_command.resolve_level_defaults(args)
+        assert [
+            resolved["temperature"],
+            resolved["epochs"],
+            resolved["sequence_length"],
+        ] == [float(value) for value in values]
+    given = parse_command([*required, "--temperature", "0.5"])
+    assert mirror_command.resolve_level_defaults(given)["temperature"] == 0.5

@@ -10,7 +10,7 @@ import tensorflow as tf
 from kerasbert.pretraining import ElectraPretrainer, build_pretrainer, summarize
 from kerasbert.pretraining.corruption import (
     gumbel_max_sample,
-    mask_positions,
+    replace_with_mask,
     scatter_at_positions,
 )
 from kerasbert.pretraining.cross_entropy import sparse_cross_entropy_with_accuracy
@@ -28,8 +28,8 @@ ENCODER = dict(
     intermediate_size=128,
     embedding_size=32,
     max_sequence_length=32,
-    dropout=0.0,
-    attention_dropout=0.0,
+    dropout_rate=0.0,
+    attention_dropout_rate=0.0,
 )
 MASK_ID = 4
 SEED = tf.constant([3, 7], tf.int32)
@@ -175,10 +175,9 @@ def test_electra_generator_computes_only_the_masked_positions():
     original = scatter_at_positions(
         batch["input_ids"], positions, batch["masked_lm_ids"], weights
     )
-    masked = mask_positions(original, positions, weights, MASK_ID, 0.85, mask_seed)
-    full = model._encode(
-        model.generator_projection, model.generator_transformer, masked, batch, False
-    )
+    masked = replace_with_mask(original, positions, weights, MASK_ID, 0.85, mask_seed)
+    inputs = {name: tf.constant(batch[name]) for name in model.generator.input_names}
+    full = model.generator({**inputs, "input_ids": masked})["sequence_output"]
     expected = model.generator_head(full, positions)
     np.testing.assert_allclose(outputs["mlm_logits"], expected, atol=1e-5)
 
@@ -227,14 +226,14 @@ def test_scatter_writes_only_weighted_slots():
 )
 def test_mask_positions_masks_or_keeps(rate, expected):
     tokens = tf.constant([[10, 11, 12, 13]])
-    out = mask_positions(tokens, [[1, 2]], [[1.0, 1.0]], MASK_ID, rate, SEED)
+    out = replace_with_mask(tokens, [[1, 2]], [[1.0, 1.0]], MASK_ID, rate, SEED)
     np.testing.assert_array_equal(out, expected)
 
 
 def test_mask_positions_masks_about_85_percent():
     tokens = tf.fill([200, 20], 10)
     positions = tf.tile(tf.range(20)[None], [200, 1])
-    out = mask_positions(tokens, positions, tf.ones([200, 20]), MASK_ID, 0.85, SEED)
+    out = replace_with_mask(tokens, positions, tf.ones([200, 20]), MASK_ID, 0.85, SEED)
     assert 0.82 < float(tf.reduce_mean(tf.cast(out == MASK_ID, tf.float32))) < 0.88
 
 
@@ -251,14 +250,35 @@ def test_electra_shares_embeddings_and_sizes_the_generator():
         {**ENCODER, "hidden_size": 256, "num_heads": 4, "intermediate_size": 512},
         MASK_ID,
     )
-    generator = model.generator_config
-    assert generator["hidden_size"] == 64 and generator["num_heads"] == 1
-    assert generator["intermediate_size"] == 128
+    generator, discriminator = model.generator, model.discriminator
+    assert generator.hidden_size == 64 and generator.num_heads == 1
+    assert generator.intermediate_size == 128
     token_tables = [v for v in model.weights if v.shape == (90, 32)]
     assert len(token_tables) == 1  # one [vocab, E] matrix, shared and tied
-    assert model.generator_head._tied.layer is model.embeddings.token_embedding
-    assert model.generator_projection.units == 64
-    assert model.discriminator_projection.units == 256
+    assert model.generator_head._tied.layer is discriminator.token_embedding
+    assert generator.embeddings.projection.units == 64
+    assert discriminator.embeddings.projection.units == 256
+
+
+def test_electra_encoders_share_the_same_embedding_variables():
+    model = ElectraPretrainer(ENCODER, MASK_ID)
+    generator, discriminator = (
+        model.generator.embeddings,
+        model.discriminator.embeddings,
+    )
+    for name in ("token_embedding", "segment_embedding", "layer_norm", "dropout"):
+        assert getattr(generator, name) is getattr(discriminator, name), name
+    assert generator.position_embeddings is discriminator.position_embeddings
+    shared = {id(v) for v in discriminator.weights} - {
+        id(v) for v in discriminator.projection.weights
+    }
+    owned = {id(v) for v in generator.weights} - {
+        id(v) for v in generator.projection.weights
+    }
+    assert owned == shared
+    # Each variable once in the model, so the optimizer updates it once.
+    ids = [id(v) for v in model.trainable_variables]
+    assert len(ids) == len(set(ids))
 
 
 def test_electra_corrupts_only_selected_positions():
@@ -286,29 +306,49 @@ def test_electra_sample_carries_no_gradient_to_the_generator():
     batch = features()
     with tf.GradientTape() as tape:
         totals, _ = model.compute_statistics(batch, training=True, seed=SEED)
-    generator_variables = model.generator_transformer.trainable_variables
+    generator_variables = model.generator.transformer.trainable_variables
     gradients = tape.gradient(totals["rtd"], generator_variables)
     assert all(g is None for g in gradients)
 
 
-def test_electra_discriminator_extraction_is_an_equivalent_encoder(tmp_path):
+def test_electra_fine_tuning_encoder_is_the_saved_discriminator(tmp_path):
     model = ElectraPretrainer(ENCODER, MASK_ID)
     batch = features()
-    encoder = model.discriminator()
-    expected = model._encode(
-        model.discriminator_projection,
-        model.discriminator_transformer,
-        batch["input_ids"],
-        batch,
-        False,
-    )
+    encoder = model.fine_tuning_encoder
+    assert encoder is model.discriminator
+    expected = model.discriminator.encode_positions(batch)
     inputs = {name: batch[name] for name in encoder.input_names}
     np.testing.assert_allclose(encoder(inputs)["sequence_output"], expected, atol=1e-5)
     encoder.save(tmp_path / "discriminator.keras")
     reloaded = keras.models.load_model(tmp_path / "discriminator.keras")
-    np.testing.assert_allclose(reloaded(inputs)["sequence_output"], expected, atol=1e-5)
+    assert type(reloaded) is type(encoder) and not reloaded.embeddings.shares_tables
+    for saved, original in zip(reloaded.weights, encoder.weights, strict=True):
+        np.testing.assert_array_equal(saved.numpy(), original.numpy(), original.path)
+    np.testing.assert_array_equal(reloaded(inputs)["sequence_output"], expected)
     # It stays an ELECTRA discriminator for the checkpoint writers.
     assert encoder.architecture == reloaded.architecture == "electra"
+
+
+def test_old_style_configs_load_the_same_models():
+    """Configs saved before ``dropout`` became ``dropout_rate`` still load."""
+    encoder = build_pretrainer("roberta", ENCODER).encoder
+    old = dict(encoder.get_config())
+    old["dropout"] = old.pop("dropout_rate")
+    old["attention_dropout"] = old.pop("attention_dropout_rate")
+    restored = type(encoder).from_config(old)
+    assert restored.get_config() == encoder.get_config()
+    electra = ElectraPretrainer(ENCODER, MASK_ID)
+    config = electra.get_config()
+    old_discriminator = {
+        "dropout" if key == "dropout_rate" else key: value
+        for key, value in config["discriminator"].items()
+    }
+    restored = ElectraPretrainer.from_config(
+        {**config, "discriminator": old_discriminator}
+    )
+    assert restored.get_config() == config
+    with pytest.raises(ValueError, match="dropout is now dropout_rate"):
+        type(encoder)(**old)
 
 
 @pytest.mark.parametrize("kind", ["bert", "albert", "roberta", "electra"])

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_tfrecords_corpus import write_corpus, write_vocab
+from corpus_helpers import write_corpus, write_vocab
 
 from kerasbert.data import (
     DynamicMasking,
@@ -35,7 +35,10 @@ def builds(tmp_path_factory):
 
 
 def test_batches_have_static_int32_shapes(builds):
-    files, lengths = read_build(builds / "mlm-sop")
+    records = read_build(builds / "mlm-sop")
+    files, lengths = records.files, records.lengths
+    vocabulary = (builds / "vocab.txt").read_text().splitlines()
+    assert records.vocabulary_size == len(vocabulary)
     dataset = pretraining_dataset(files, batch_size=8, lengths=lengths, seed=0)
     spec = dataset.element_spec
     assert spec["input_ids"].shape == (8, 32) and spec["input_ids"].dtype == tf.int32
@@ -49,7 +52,8 @@ def test_batches_have_static_int32_shapes(builds):
 
 
 def test_dynamic_masking_statistics(builds):
-    files, lengths = read_build(builds / "rtd")
+    records = read_build(builds / "rtd")
+    files, lengths = records.files, records.lengths
     assert "masked_lm_ids" not in lengths
     masking = DynamicMasking(
         mask_id=4,
@@ -107,7 +111,8 @@ def test_mask_batch_is_seeded():
 
 
 def test_corrupt_record_error_names_the_file(builds, tmp_path):
-    files, lengths = read_build(builds / "mlm-sop")
+    records = read_build(builds / "mlm-sop")
+    files, lengths = records.files, records.lengths
     broken = tmp_path / "broken.tfrecord"
     data = bytearray(Path(files[0]).read_bytes())
     data[len(data) // 2] ^= 0x55

@@ -32,8 +32,8 @@ from tensorflow_serving.apis import (
 )
 
 from kerasbert import MaskedLanguageModel, SentenceEncoder, SequenceClassifier
-from kerasbert.commands import export, predict
 from kerasbert.tokenizers import BertWordPieceTokenizer
+from kerasbert_cli.commands import export, predict
 from serving.client import PredictionClient
 from serving.config_files import BatchingParameters
 from serving.export import ExportOptions, export_for_serving
@@ -62,7 +62,7 @@ def base(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def classifier(tokenizer, base):
     model = SequenceClassifier(
-        tiny_encoder(tokenizer.vocabulary_size, 0), 3, dropout=0.0
+        tiny_encoder(tokenizer.vocabulary_size, 0), 3, dropout_rate=0.0
     )
     options = ExportOptions(sequence_length=SEQUENCE_LENGTH, labels=LABELS)
     result = export_for_serving(model, tokenizer, base / "classifier", options)
@@ -474,7 +474,7 @@ def test_export_serve_and_predict_commands(classifier, tokenizer, tmp_path):
         [
             sys.executable,
             "-m",
-            "kerasbert.commands.serve",
+            "kerasbert_cli.commands.serve",
             f"--model_base_path={model_path}",
             "--model_name=tiny",
             f"--port={port}",

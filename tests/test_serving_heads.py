@@ -49,7 +49,7 @@ def test_encoder_and_token_classifier_outputs(encoder):
     np.testing.assert_allclose(
         outputs["sequence_output"], expected["sequence_output"], atol=1e-5
     )
-    tagger = TokenClassifier(encoder, 4, dropout=0.0)
+    tagger = TokenClassifier(encoder, 4, dropout_rate=0.0)
     outputs, features = _served(tagger)
     logits = tagger({n: features[n] for n in encoder.input_names})
     np.testing.assert_allclose(
@@ -59,14 +59,14 @@ def test_encoder_and_token_classifier_outputs(encoder):
 
 
 def test_span_outputs_name_the_tokens(encoder):
-    outputs, features = _served(SpanQuestionAnswerer(encoder, dropout=0.0))
+    outputs, features = _served(SpanQuestionAnswerer(encoder, dropout_rate=0.0))
     assert outputs["start_logits"].shape == (2, 8)
     tokens = outputs["tokens"].numpy()
     assert [t.decode() for t in tokens[0, :5]] == ["[CLS]", "a", "b", "c", "."]
 
 
 def test_regression_signature_reads_tf_examples(encoder):
-    regressor = SequenceClassifier(encoder, 1, dropout=0.0, pooling="mean")
+    regressor = SequenceClassifier(encoder, 1, dropout_rate=0.0, pooling="mean")
     module = ServingModule(regressor, BertWordPieceTokenizer(VOCABULARY), 8)
     assert module.method_names() == {"regress": "tensorflow/serving/regress"}
     examples = tf.constant([text_example(t).SerializeToString() for t in TEXTS])

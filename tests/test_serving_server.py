@@ -311,7 +311,7 @@ def classifier_path(tmp_path_factory) -> Path:
         intermediate_size=32,
         max_sequence_length=16,
     )
-    model = SequenceClassifier(encoder, 2, dropout=0.0)
+    model = SequenceClassifier(encoder, 2, dropout_rate=0.0)
     base = tmp_path_factory.mktemp("served") / "clf"
     export_for_serving(model, tokenizer, base, ExportOptions(sequence_length=8))
     return base
@@ -414,7 +414,7 @@ def test_the_kit_serves_unchanged_and_sigterm_ends_within_the_grace(classifier_p
     grpc_port, rest_port = _free_port(), _free_port()
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "kerasbert.commands.serve",
+            sys.executable, "-m", "kerasbert_cli.commands.serve",
             f"--port={grpc_port}", f"--rest_api_port={rest_port}",
             f"--model_config_file={classifier_path / 'models.config'}",
             "--enable_batching",

@@ -7,20 +7,13 @@ on hand-built logits and on generated examples.
 """
 
 import json
-import os
 import random
 
 import numpy as np
 import pytest
 
-from kerasbert.finetuning.squad_features import (
-    Window,
-    answer_positions,
-    decode_answers,
-    make_windows,
-    write_json,
-    write_nbest,
-)
+from kerasbert.finetuning.squad_decoding import decode_answers
+from kerasbert.finetuning.squad_windows import Window, answer_positions, make_windows
 
 # ---------------------------------------------------------------------------
 # A small WordPiece vocabulary and a text generator over it.
@@ -639,20 +632,3 @@ def test_argmax_logits_reproduce_the_answer(hf_tokenizer):
         assert all(n_best[eid][0]["text"] == expected[eid] for eid in expected)
         if version_2:
             assert all(odds < -10.0 for odds in null_odds.values())
-
-
-# ---------------------------------------------------------------------------
-# write_nbest
-
-
-def test_write_nbest_is_atomic(tmp_path):
-    path = tmp_path / "out" / "nbest_predictions.json"
-    n_best = {"q": [{"text": "Straße", "probability": 1.0}]}
-    write_nbest(path, n_best)
-    assert json.loads(path.read_text(encoding="utf-8")) == n_best
-    write_nbest(str(path), {"q": []})
-    assert json.loads(path.read_text(encoding="utf-8")) == {"q": []}
-    with pytest.raises(TypeError):
-        write_json(path, {"q": object()})
-    assert json.loads(path.read_text(encoding="utf-8")) == {"q": []}
-    assert os.listdir(path.parent) == ["nbest_predictions.json"]

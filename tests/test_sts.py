@@ -6,10 +6,9 @@ import json
 import keras
 import numpy as np
 import pytest
-from conftest import TINY_ENCODER
+from model_helpers import ENCODER_H16
 
 from kerasbert import Encoder, SentenceEncoder
-from kerasbert.commands import evaluate_sts as evaluate_sts_command
 from kerasbert.evaluation import (
     TextEmbedder,
     average_ranks,
@@ -20,6 +19,7 @@ from kerasbert.evaluation import (
     spearman,
 )
 from kerasbert.tokenizers import BertWordPieceTokenizer
+from kerasbert_cli.commands import evaluate_sts as evaluate_sts_command
 
 WORDS = ["a", "an", "cutting", "dog", "guitar", "is", "man", "onion", "playing"]
 WORDS += ["runs", "the", "woman"]
@@ -138,7 +138,7 @@ def test_evaluate_sts_scores_a_perfect_embedding(tmp_path):
 
 def tiny_sentence_encoder(pooling="mean"):
     keras.utils.set_random_seed(0)
-    encoder = Encoder(**{**TINY_ENCODER, "vocabulary_size": len(VOCABULARY)})
+    encoder = Encoder(**{**ENCODER_H16, "vocabulary_size": len(VOCABULARY)})
     return encoder, SentenceEncoder(encoder, pooling=pooling)
 
 
@@ -149,7 +149,7 @@ def test_text_embedder_is_independent_of_batching_and_order():
     batched = TextEmbedder(model, tokenizer, encoder.input_names, 16, batch_size=3)
     single = TextEmbedder(model, tokenizer, encoder.input_names, 16, batch_size=1)
     embeddings = batched(texts)
-    assert embeddings.shape == (4, TINY_ENCODER["hidden_size"])
+    assert embeddings.shape == (4, ENCODER_H16["hidden_size"])
     np.testing.assert_allclose(embeddings, single(texts), atol=1e-5)
     np.testing.assert_allclose(single(texts[2:3])[0], embeddings[2], atol=1e-5)
 
@@ -182,8 +182,9 @@ def test_evaluate_sts_cli(tmp_path, capsys):
 
 
 def test_read_lines_and_model_loading_errors(tmp_path):
-    from kerasbert.evaluation import read_lines
-    from kerasbert.evaluation.loading import as_encoder, default_vocabulary, load_model
+    from kerasbert.data import read_lines
+    from kerasbert.evaluation.loading import default_vocabulary
+    from kerasbert.loading import as_encoder, load
 
     path = tmp_path / "texts.txt"
     path.write_text("  one \n\n two\nthree\n")
@@ -192,8 +193,8 @@ def test_read_lines_and_model_loading_errors(tmp_path):
     path.write_text("\n  \n")
     with pytest.raises(ValueError, match="no non-empty lines"):
         read_lines(path)
-    with pytest.raises(FileNotFoundError, match="neither"):
-        load_model(tmp_path / "missing.keras")
+    with pytest.raises(FileNotFoundError, match="No checkpoint"):
+        load(tmp_path / "missing.keras")
     with pytest.raises(TypeError, match="Encoder or task model"):
         as_encoder(keras.Sequential([keras.layers.Dense(1)]))
     with pytest.raises(FileNotFoundError, match="No --vocab"):
@@ -204,12 +205,36 @@ def test_read_lines_and_model_loading_errors(tmp_path):
     )
 
 
-@pytest.mark.parametrize("name", ["evaluate_sts", "distill", "mirror"])
-def test_commands_have_help(name, capsys):
-    import importlib
-
-    module = importlib.import_module(f"kerasbert.commands.{name}")
-    with pytest.raises(SystemExit) as exit_info:
-        parse_command(module, [name.replace("_", "-"), "--help"])
-    assert exit_info.value.code == 0
-    assert "usage" in capsys.readouterr().out
+def test_evaluate_sts_cli_defaults_for_a_plain_encoder(tmp_path):
+    """As its --help says: mean pooling for an Encoder, vocab.txt beside --model;
+    the Spearman is that of the cosines of those embeddings."""
+    encoder, _ = tiny_sentence_encoder()
+    encoder.save(tmp_path / "encoder.keras")
+    (tmp_path / "vocab.txt").write_text("\n".join(VOCABULARY) + "\n")
+    rows = [
+        ("5.0", "a man is playing the guitar", "a man is playing"),
+        ("0.5", "a dog runs", "a woman is cutting an onion"),
+        ("3.0", "a man is playing", "a woman is playing"),
+        ("1.0", "the dog", "an onion"),
+    ]
+    write_sts(tmp_path / "sts.csv", rows)
+    args = parse_command(
+        evaluate_sts_command,
+        ["evaluate-sts", "--model", str(tmp_path / "encoder.keras")]
+        + ["--data", str(tmp_path / "sts.csv"), "--json", str(tmp_path / "r.json")],
+    )
+    assert args.func(args) == 0
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["pooling"] == "mean" and result["pairs"] == 4
+    embed = TextEmbedder(
+        SentenceEncoder(encoder, pooling="mean"),
+        BertWordPieceTokenizer(VOCABULARY),
+        encoder.input_names,
+        args.sequence_length,
+    )
+    first, second = embed([row[1] for row in rows]), embed([row[2] for row in rows])
+    cosines = np.sum(first * second, -1) / (
+        np.linalg.norm(first, axis=-1) * np.linalg.norm(second, axis=-1)
+    )
+    gold = [float(row[0]) for row in rows]
+    assert result["spearman"] == pytest.approx(100 * spearman(gold, cosines))

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_tfrecords_corpus import write_corpus, write_vocab
+from corpus_helpers import write_corpus, write_vocab
 
 from tfrecords_tools.builder import MANIFEST, build
 from tfrecords_tools.cli import main

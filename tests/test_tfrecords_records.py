@@ -6,12 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfrecords_tools.records import (
-    crc32c_batch,
-    encode_examples,
-    frame_records,
-    iter_records,
-)
+from kerasbert.data.records_format import crc32c_batch, frame_records, iter_records
+from tfrecords_tools.records import encode_examples
 
 
 def test_crc32c_known_values():

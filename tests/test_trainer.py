@@ -8,9 +8,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_pretrain_support import make_tiny_build, pretrain_args
+from pretrain_helpers import make_tiny_build, pretrain_args
 
-from kerasbert.commands import pretrain
 from kerasbert.pretraining import build_pretrainer
 from kerasbert.training import (
     Trainer,
@@ -19,6 +18,7 @@ from kerasbert.training import (
     WarmupLinearDecay,
     create_optimizer,
 )
+from kerasbert_cli.commands import pretrain
 
 ENCODER = dict(
     vocabulary_size=50,
@@ -27,8 +27,8 @@ ENCODER = dict(
     hidden_size=32,
     intermediate_size=64,
     max_sequence_length=16,
-    dropout=0.0,
-    attention_dropout=0.0,
+    dropout_rate=0.0,
+    attention_dropout_rate=0.0,
 )
 
 
@@ -107,6 +107,17 @@ def test_training_learns_and_writes_its_outputs(tmp_path):
     assert list((tmp_path / "logs").glob("events.out.tfevents.*"))
     encoder = keras.models.load_model(tmp_path / "encoder.keras")
     assert encoder.count_params() > 0
+
+
+def test_electra_run_saves_its_discriminator_as_the_encoder(tmp_path):
+    run = trainer(tmp_path, "electra", total_steps=2, log_every=2)
+    summary = run.train(dataset())
+    assert {"mlm_loss", "rtd_loss", "rtd_auc"} <= set(summary["final_metrics"])
+    saved = keras.models.load_model(tmp_path / "encoder.keras")
+    discriminator = run.model.discriminator
+    assert saved.get_config() == discriminator.get_config()
+    for restored, trained in zip(saved.weights, discriminator.weights, strict=True):
+        np.testing.assert_array_equal(restored.numpy(), trained.numpy(), trained.path)
 
 
 def test_rerun_after_completion_resumes_at_the_end(tmp_path):

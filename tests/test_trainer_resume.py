@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from test_pretrain_support import (
+from pretrain_helpers import (
     make_tiny_build,
     max_weight_difference,
     pretrain_args,
@@ -29,7 +29,9 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
 
     output = tmp_path / "interrupted"
     args = pretrain_args(*build, output, STEPS)
-    code = "import sys\nfrom kerasbert.commands.pretrain import main\nsys.exit(main())"
+    code = (
+        "import sys\nfrom kerasbert_cli.commands.pretrain import main\nsys.exit(main())"
+    )
     process = subprocess.Popen(
         [sys.executable, "-c", code, *args],
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_tfrecords_corpus import write_corpus, write_vocab
+from corpus_helpers import write_corpus, write_vocab
 
 from kerasbert.tokenizers import load_tokenizer
 from tfrecords_tools.cli import main

@@ -23,19 +23,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from tfrecords_tools.atomic import TEMP_SUFFIX, atomic_write
+from kerasbert.atomic_files import TEMP_SUFFIX, write_json_atomically
+from kerasbert.data.records_format import FORMAT, MANIFEST
 from tfrecords_tools.corpus import Chunk, ReadStats, plan_chunks
 from tfrecords_tools.settings import BuildConfig
 from tfrecords_tools.shard import build_shard, cached_tokenizer
-
-MANIFEST = "manifest.json"
-FORMAT = "kerasbert-pretraining-tfrecords/1"
-
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    with atomic_write(path, "w") as handle:
-        json.dump(payload, handle, indent=2, sort_keys=True)
-        handle.write("\n")
 
 
 def file_sha256(path: Path) -> str:
@@ -161,7 +153,7 @@ def build(
                 f"{directory} holds a build with other settings, vocabulary or "
                 "inputs; pass overwrite=True (--overwrite) or use another directory"
             )
-    write_json_atomic(manifest_path, manifest)
+    write_json_atomically(manifest_path, manifest, sort_keys=True)
 
     tasks = []
     for chunk in plan.chunks:
@@ -178,7 +170,7 @@ def build(
     with bar:
         for name, entry in _results(tasks, workers) if tasks else ():
             manifest["shards"][name] = entry
-            write_json_atomic(manifest_path, manifest)
+            write_json_atomically(manifest_path, manifest, sort_keys=True)
             bar.update(1)
             bar.set_postfix(examples=_total_examples(manifest))
 
@@ -187,7 +179,7 @@ def build(
         stats.add(ReadStats(**entry["stats"]))
     manifest["totals"] = {"examples": _total_examples(manifest), **vars(stats)}
     manifest["complete"] = True
-    write_json_atomic(manifest_path, manifest)
+    write_json_atomically(manifest_path, manifest, sort_keys=True)
     return manifest
 
 

@@ -15,8 +15,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tfrecords_tools.masking import STRATEGIES
-from tfrecords_tools.settings import TASKS, BuildConfig
+from kerasbert.data.records_format import TASKS
+from tfrecords_tools.masking import MASKING_STRATEGIES
+from tfrecords_tools.settings import BuildConfig
 
 
 def _vocab(args: argparse.Namespace) -> None:
@@ -151,7 +152,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--short-seq-prob", type=float, default=0.1)
     build.add_argument(
         "--masking",
-        choices=STRATEGIES,
+        choices=MASKING_STRATEGIES,
         default=None,
         help="default: token (BERT), ngram (mlm-sop), span (span)",
     )

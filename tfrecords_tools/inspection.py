@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tfrecords_tools.records import iter_records
+from kerasbert.data.records_format import iter_records
 
 
 def read_features(

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STRATEGIES = ("token", "whole_word", "ngram", "span")
+MASKING_STRATEGIES = ("token", "whole_word", "ngram", "span")
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class MaskingConfig:
     Attributes:
         masked_lm_prob: fraction of candidate tokens to predict.
         max_predictions: fixed length of the ``masked_lm_*`` features.
-        strategy: one of ``STRATEGIES``.
+        strategy: one of ``MASKING_STRATEGIES``.
         max_ngram: longest n-gram (in words) for ``ngram``.
         span_p: geometric parameter of SpanBERT span lengths.
         max_span: longest span (in words) for ``span``.
@@ -52,8 +52,10 @@ class MaskingConfig:
     max_span: int = 10
 
     def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}: {self.strategy}")
+        if self.strategy not in MASKING_STRATEGIES:
+            raise ValueError(
+                f"strategy must be one of {MASKING_STRATEGIES}: {self.strategy}"
+            )
         if not 0.0 < self.masked_lm_prob < 1.0:
             raise ValueError(f"masked_lm_prob must be in (0, 1): {self.masked_lm_prob}")
         if self.max_predictions < 1:

@@ -1,13 +1,17 @@
-"""Build settings: tasks, their feature layout and per-task defaults."""
+"""Build settings and per-task defaults (the feature layout is the records format's)."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 
-from tfrecords_tools.masking import STRATEGIES, MaskingConfig
+from kerasbert.data.records_format import (
+    PAIR_TASKS,
+    feature_lengths,
+    writes_masks,
+)
+from tfrecords_tools.masking import MASKING_STRATEGIES, MaskingConfig
 
-TASKS = ("mlm-nsp", "mlm-sop", "mlm", "rtd", "span")
 _DEFAULT_STRATEGY = {
     "mlm-nsp": "token",
     "mlm-sop": "ngram",
@@ -68,17 +72,14 @@ class BuildConfig:
         Raises:
             ValueError: an unknown task/strategy or an out-of-range value.
         """
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        self.feature_lengths()  # validates the task and the lengths
         masking = self.masking or _DEFAULT_STRATEGY[self.task]
-        if masking not in STRATEGIES:
-            raise ValueError(f"masking must be one of {STRATEGIES}, got {masking!r}")
-        if self.seq_len < 8:
-            raise ValueError(f"seq_len must be >= 8, got {self.seq_len}")
+        if masking not in MASKING_STRATEGIES:
+            raise ValueError(
+                f"masking must be one of {MASKING_STRATEGIES}, got {masking!r}"
+            )
         if not 0.0 <= self.short_seq_prob <= 1.0:
             raise ValueError("short_seq_prob must be in [0, 1]")
-        if self.premask and self.task != "rtd":
-            raise ValueError("premask only applies to the rtd task")
         config = dataclasses.replace(self, masking=masking)
         dupe = self.dupe_factor
         if dupe is None:
@@ -91,12 +92,12 @@ class BuildConfig:
 
     @property
     def writes_masks(self) -> bool:
-        return self.task != "rtd" or self.premask
+        return writes_masks(self.task, self.premask)
 
     @property
     def pairs(self) -> bool:
         """True for the two-segment sentence-pair tasks."""
-        return self.task in ("mlm-nsp", "mlm-sop")
+        return self.task in PAIR_TASKS
 
     def masking_config(self) -> MaskingConfig:
         return MaskingConfig(
@@ -109,18 +110,11 @@ class BuildConfig:
         )
 
     def feature_lengths(self) -> dict[str, tuple[str, int]]:
-        """Feature name -> (``"int64"`` | ``"float32"``, fixed length)."""
-        features = {
-            "input_ids": ("int64", self.seq_len),
-            "input_mask": ("int64", self.seq_len),
-            "segment_ids": ("int64", self.seq_len),
-        }
-        if self.writes_masks:
-            features["masked_lm_positions"] = ("int64", self.max_predictions)
-            features["masked_lm_ids"] = ("int64", self.max_predictions)
-            features["masked_lm_weights"] = ("float32", self.max_predictions)
-        if self.pairs:
-            features["next_sentence_labels"] = ("int64", 1)
-        if self.task == "mlm-sop":
-            features["token_boundary"] = ("int64", self.seq_len)
-        return features
+        """Feature name -> (``"int64"`` | ``"float32"``, fixed length).
+
+        Raises:
+            ValueError: see ``kerasbert.data.records_format.feature_lengths``.
+        """
+        return feature_lengths(
+            self.task, self.seq_len, self.max_predictions, self.premask
+        )

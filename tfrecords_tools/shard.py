@@ -3,7 +3,7 @@
 A shard's bytes depend only on (input chunk, vocabulary, settings, seed): every
 random draw of dupe round ``r`` of chunk ``c`` comes from
 ``numpy.random.default_rng([seed, c, r])``. The shard is written atomically
-(``tfrecords_tools.atomic``).
+(``kerasbert.atomic_files``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from dataclasses import asdict
 
 import numpy as np
 
-from tfrecords_tools.atomic import atomic_write
+from kerasbert.atomic_files import atomic_write
+from kerasbert.data.records_format import frame_records
 from tfrecords_tools.corpus import Chunk, read_chunk
 from tfrecords_tools.instances import Pair, sentence_pairs, single_segments
 from tfrecords_tools.masking import Vocab, corrupt, select_batch
-from tfrecords_tools.records import encode_examples, frame_records
+from tfrecords_tools.records import encode_examples
 from tfrecords_tools.settings import BuildConfig
 from tfrecords_tools.tokenization import TextTokenizer
 

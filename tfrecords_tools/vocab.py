@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from tfrecords_tools.atomic import atomic_write
+from kerasbert.atomic_files import atomic_write
 
 WORDPIECE_RESERVED = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 SENTENCEPIECE_CONTROL = ("[CLS]", "[SEP]", "[MASK]")

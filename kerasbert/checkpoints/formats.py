@@ -20,7 +20,7 @@ from typing import Any
 
 import keras
 
-from kerasbert.checkpoints.files import save_keras_atomically
+from kerasbert.atomic_files import save_keras_atomically
 from kerasbert.checkpoints.google import load_google, save_google
 from kerasbert.checkpoints.huggingface import load_hf, save_hf
 from kerasbert.checkpoints.keras_hub import from_keras_hub, to_keras_hub
@@ -38,8 +38,6 @@ def load_keras_file(path: str | os.PathLike) -> keras.Model:
         raise FileNotFoundError(f"No .keras file {path}")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not a valid .keras file (not a zip archive)")
-    import keras_hub  # noqa: F401  (registers keras-hub classes for loading)
-
     try:
         return keras.saving.load_model(path)
     except (ValueError, OSError, KeyError) as error:
@@ -65,6 +63,8 @@ def _read_kerasbert(path: str | os.PathLike, **options: Any) -> Encoder:
 
 
 def _read_keras_hub(path: str | os.PathLike, **options: Any) -> Encoder:
+    import keras_hub  # noqa: F401  (registers keras-hub classes for loading)
+
     return from_keras_hub(load_keras_file(path))
 
 
@@ -165,7 +165,7 @@ def write_encoder(
     """Writes ``encoder`` in ``format_name`` at ``path``, replacing it whole.
 
     The file or directory is written beside ``path`` and then swapped in (see
-    ``kerasbert.checkpoints.files.staged_path``), never merged with what was
+    ``kerasbert.atomic_files.staged_path``), never merged with what was
     there.
 
     ``architecture`` picks the target model family for ``hf``, ``google`` and

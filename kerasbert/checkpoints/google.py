@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from kerasbert.checkpoints.files import read_json, staged_directory, write_json
+from kerasbert.atomic_files import staged_directory
+from kerasbert.checkpoints.files import read_json, write_json
 from kerasbert.checkpoints.hf_architectures import HF_ARCHITECTURES
 from kerasbert.checkpoints.layouts import (
     GOOGLE_NAMING,
@@ -273,7 +274,7 @@ def load_google(
         architecture: ``"bert"``, ``"albert"``, ``"electra"`` or
             ``"electra_generator"``; detected from the names when ``None``
             (ELECTRA checkpoints give the discriminator).
-        **overrides: ``Encoder`` arguments to change, e.g. ``dropout=0.0``.
+        **overrides: ``Encoder`` arguments to change, e.g. ``dropout_rate=0.0``.
 
     Raises:
         ValueError: a variable missing, unused or of the wrong shape (all are

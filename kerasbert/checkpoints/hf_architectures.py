@@ -26,7 +26,7 @@ from typing import Any
 
 from kerasbert.checkpoints.layouts import HF_NAMING, BlockNames, Layout, bert_block
 from kerasbert.checkpoints.mapping import offset_rows
-from kerasbert.layers.transformer_encoder import group_of_layer
+from kerasbert.layers.transformer_stack import group_of_layer
 from kerasbert.models.encoder import Encoder
 
 _TO_KERASBERT_ACTIVATION = {
@@ -113,8 +113,8 @@ def _bert_encoder_config(config: dict[str, Any]) -> dict[str, Any]:
         type_vocabulary_size=config.get("type_vocab_size", 2),
         hidden_activation=kerasbert_activation(config.get("hidden_act", "gelu")),
         layer_norm_epsilon=config.get("layer_norm_eps", 1e-12),
-        dropout=config.get("hidden_dropout_prob", 0.1),
-        attention_dropout=config.get("attention_probs_dropout_prob", 0.1),
+        dropout_rate=config.get("hidden_dropout_prob", 0.1),
+        attention_dropout_rate=config.get("attention_probs_dropout_prob", 0.1),
         initializer_range=config.get("initializer_range", 0.02),
     )
 
@@ -134,8 +134,8 @@ def _bert_hf_config(model_type: str) -> Callable[[Encoder], dict[str, Any]]:
             type_vocab_size=max(encoder.type_vocabulary_size, 1),
             hidden_act=hf_activation(encoder.hidden_activation),
             layer_norm_eps=encoder.layer_norm_epsilon,
-            hidden_dropout_prob=encoder.dropout,
-            attention_probs_dropout_prob=encoder.attention_dropout,
+            hidden_dropout_prob=encoder.dropout_rate,
+            attention_probs_dropout_prob=encoder.attention_dropout_rate,
             initializer_range=encoder.initializer_range,
         )
 
@@ -287,8 +287,8 @@ def _distilbert_encoder_config(config: dict[str, Any]) -> dict[str, Any]:
         type_vocabulary_size=0,
         hidden_activation=kerasbert_activation(config.get("activation", "gelu")),
         layer_norm_epsilon=DISTILBERT_LAYER_NORM_EPSILON,
-        dropout=config.get("dropout", 0.1),
-        attention_dropout=config.get("attention_dropout", 0.1),
+        dropout_rate=config.get("dropout", 0.1),
+        attention_dropout_rate=config.get("attention_dropout", 0.1),
         initializer_range=config.get("initializer_range", 0.02),
         use_pooler=False,
     )
@@ -312,8 +312,8 @@ def _distilbert_hf_config(encoder: Encoder) -> dict[str, Any]:
         hidden_dim=encoder.intermediate_size,
         max_position_embeddings=encoder.max_sequence_length,
         activation=hf_activation(encoder.hidden_activation),
-        dropout=encoder.dropout,
-        attention_dropout=encoder.attention_dropout,
+        dropout=encoder.dropout_rate,
+        attention_dropout=encoder.attention_dropout_rate,
         initializer_range=encoder.initializer_range,
         sinusoidal_pos_embds=False,
     )

@@ -214,7 +214,7 @@ def load_hf_masked_lm(path: str | os.PathLike, **overrides: Any) -> MaskedLangua
 
     Args:
         path: a Hugging Face model directory.
-        **overrides: ``Encoder`` arguments to change, e.g. ``dropout=0.0``.
+        **overrides: ``Encoder`` arguments to change, e.g. ``dropout_rate=0.0``.
 
     Returns:
         The model; inputs are the encoder's plus ``masked_lm_positions``,

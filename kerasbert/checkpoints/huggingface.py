@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from kerasbert.checkpoints.files import read_json, staged_directory, write_json
+from kerasbert.atomic_files import staged_directory
+from kerasbert.checkpoints.files import read_json, write_json
 from kerasbert.checkpoints.hf_architectures import HF_ARCHITECTURES, hf_architecture
 from kerasbert.checkpoints.layouts import encoder_rules, infer_architecture
 from kerasbert.checkpoints.mapping import export_tensors, load_into
@@ -104,7 +105,7 @@ def load_hf(path: str | os.PathLike, **overrides: Any) -> Encoder:
     Args:
         path: directory with ``config.json`` and ``model.safetensors`` (or
             ``pytorch_model.bin``).
-        **overrides: ``Encoder`` arguments to change, e.g. ``dropout=0.0``.
+        **overrides: ``Encoder`` arguments to change, e.g. ``dropout_rate=0.0``.
 
     Raises:
         ValueError: an unsupported ``model_type``, a tensor missing, unused or

@@ -241,7 +241,7 @@ def to_keras_hub(encoder: Encoder, architecture: str | None = None) -> keras.Mod
         num_heads=encoder.num_heads,
         hidden_dim=encoder.hidden_size,
         intermediate_dim=encoder.intermediate_size,
-        dropout=encoder.dropout,
+        dropout=encoder.dropout_rate,
         max_sequence_length=encoder.max_sequence_length,
         **spec.backbone_config(encoder),
     )
@@ -273,7 +273,7 @@ def from_keras_hub(backbone: keras.Model, **overrides: Any) -> Encoder:
     Args:
         backbone: a ``BertBackbone``, ``AlbertBackbone``, ``ElectraBackbone``,
             ``DistilBertBackbone`` or ``RobertaBackbone``.
-        **overrides: ``Encoder`` arguments to change, e.g. ``dropout=0.0``.
+        **overrides: ``Encoder`` arguments to change, e.g. ``dropout_rate=0.0``.
 
     Raises:
         ValueError: an unsupported backbone, or one that cannot be expressed
@@ -293,8 +293,8 @@ def from_keras_hub(backbone: keras.Model, **overrides: Any) -> Encoder:
         hidden_size=config["hidden_dim"],
         intermediate_size=config["intermediate_dim"],
         max_sequence_length=config["max_sequence_length"],
-        dropout=config["dropout"],
-        attention_dropout=config["dropout"],
+        dropout_rate=config["dropout"],
+        attention_dropout_rate=config["dropout"],
         hidden_activation=spec.activation,
         layer_norm_epsilon=spec.layer_norm_epsilon,
         architecture=name,

@@ -8,7 +8,7 @@ from typing import Any
 import tensorflow as tf
 
 from kerasbert.contrastive.augment import random_span_mask
-from kerasbert.evaluation.texts import pack_texts, text_batches
+from kerasbert.data.texts import encoder_inputs, text_batches
 
 
 def mirror_dataset(
@@ -36,7 +36,7 @@ def mirror_dataset(
     dataset = text_batches(texts, batch_size, shuffle, seed)
 
     def views(batch: tf.Tensor) -> dict[str, dict[str, tf.Tensor]]:
-        view_a = pack_texts(tokenizer, batch, sequence_length, input_names)
+        view_a = encoder_inputs(tokenizer, batch, sequence_length, input_names)
         view_b = dict(view_a)
         view_b["input_ids"] = random_span_mask(
             view_a["input_ids"],

@@ -24,7 +24,11 @@ def with_dropout(encoder: Encoder, rate: float) -> Encoder:
     """
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"Dropout rate must be in [0, 1), got {rate}.")
-    config = {**encoder.get_config(), "dropout": rate, "attention_dropout": rate}
+    config = {
+        **encoder.get_config(),
+        "dropout_rate": rate,
+        "attention_dropout_rate": rate,
+    }
     copy = Encoder.from_config(config)
     copy.set_weights(encoder.get_weights())
     return copy

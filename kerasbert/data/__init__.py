@@ -1,16 +1,61 @@
-"""``tf.data`` readers for pretraining TFRecords written by ``tfrecords-tools``."""
+"""Input pipelines: pretraining TFRecords (``tfrecords-tools`` builds) and raw text.
 
-from kerasbert.data.dynamic_masking import DynamicMasking, mask_batch
-from kerasbert.data.features import feature_lengths, feature_spec, read_build
-from kerasbert.data.pipeline import pretraining_dataset, tuned_options, verify_records
+The names below load lazily (PEP 562), so that the TensorFlow-free records
+format (``kerasbert.data.records_format``) is importable without TensorFlow:
+the record builder's worker processes build on it.
+"""
 
-__all__ = [
-    "DynamicMasking",
-    "feature_lengths",
-    "feature_spec",
-    "mask_batch",
-    "pretraining_dataset",
-    "read_build",
-    "tuned_options",
-    "verify_records",
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+_EXPORTS = {
+    "DynamicMasking": "kerasbert.data.dynamic_masking",
+    "mask_batch": "kerasbert.data.dynamic_masking",
+    "feature_spec": "kerasbert.data.features",
+    "pretraining_dataset": "kerasbert.data.pipeline",
+    "tuned_options": "kerasbert.data.pipeline",
+    "verify_records": "kerasbert.data.pipeline",
+    "RecordsBuild": "kerasbert.data.records_format",
+    "feature_lengths": "kerasbert.data.records_format",
+    "read_build": "kerasbert.data.records_format",
+    "encoder_inputs": "kerasbert.data.texts",
+    "pack_texts": "kerasbert.data.texts",
+    "read_lines": "kerasbert.data.texts",
+    "text_batches": "kerasbert.data.texts",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from kerasbert.data.dynamic_masking import DynamicMasking, mask_batch  # noqa: F401
+    from kerasbert.data.features import feature_spec  # noqa: F401
+    from kerasbert.data.pipeline import (  # noqa: F401
+        pretraining_dataset,
+        tuned_options,
+        verify_records,
+    )
+    from kerasbert.data.records_format import (  # noqa: F401
+        RecordsBuild,
+        feature_lengths,
+        read_build,
+    )
+    from kerasbert.data.texts import (  # noqa: F401
+        encoder_inputs,
+        pack_texts,
+        read_lines,
+        text_batches,
+    )
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'kerasbert.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

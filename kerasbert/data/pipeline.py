@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from kerasbert.data.dynamic_masking import DynamicMasking, mask_batch
 from kerasbert.data.features import feature_spec
-from tfrecords_tools.records import iter_records
+from kerasbert.data.records_format import iter_records
 
 
 def verify_records(files: Sequence[str | os.PathLike]) -> int:
@@ -56,6 +56,7 @@ def pretraining_dataset(
     seed: int | None = None,
     cycle_length: int = 4,
     repeat: bool = False,
+    drop_remainder: bool = True,
     dynamic_masking: DynamicMasking | None = None,
     verify: bool = True,
     options: tf.data.Options | None = None,
@@ -64,7 +65,8 @@ def pretraining_dataset(
 
     Args:
         files: TFRecord shards (``kerasbert.data.read_build`` lists a build's).
-        batch_size: examples per batch; the last partial batch is dropped.
+        batch_size: examples per batch; the last partial batch is dropped
+            unless ``drop_remainder`` is false.
         lengths: feature name -> (dtype, length), e.g. from ``read_build`` or
             ``feature_lengths``.
         shuffle: shuffle file order and records.
@@ -72,6 +74,9 @@ def pretraining_dataset(
         seed: shuffle / masking seed.
         cycle_length: files read concurrently.
         repeat: loop forever (for step-based training).
+        drop_remainder: drop the last partial batch, so every batch has the
+            static shape XLA/TPU training needs; evaluation passes False to
+            see every example (the batch dimension is then ``None``).
         dynamic_masking: mask on the fly (the records then need only
             ``input_ids``, ``input_mask``, ``segment_ids``); any stored
             ``masked_lm_*`` features are replaced.
@@ -114,7 +119,7 @@ def pretraining_dataset(
     )
     if shuffle:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed)
-    dataset = dataset.batch(batch_size, drop_remainder=True)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
 
     def parse(records: tf.Tensor) -> dict[str, tf.Tensor]:
         parsed = tf.io.parse_example(records, spec)

@@ -8,7 +8,7 @@ from typing import Any
 import tensorflow as tf
 
 from kerasbert.data.dynamic_masking import DynamicMasking, mask_batch
-from kerasbert.evaluation.texts import pack_texts, text_batches
+from kerasbert.data.texts import encoder_inputs, text_batches
 
 INPUT_NAMES = ("input_ids", "input_mask")
 
@@ -50,7 +50,7 @@ def distillation_dataset(
     )
 
     def prepare(step: tf.Tensor, batch: tf.Tensor) -> dict[str, tf.Tensor]:
-        packed = pack_texts(tokenizer, batch, sequence_length, INPUT_NAMES)
+        packed = encoder_inputs(tokenizer, batch, sequence_length, INPUT_NAMES)
         # Static shapes (batches are complete): mask_batch needs them.
         packed = {
             name: tf.ensure_shape(value, [batch_size, sequence_length])

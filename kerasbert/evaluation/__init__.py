@@ -19,8 +19,6 @@ _EXPORTS = {
     "cosine_similarities": "kerasbert.evaluation.sts",
     "evaluate_sts": "kerasbert.evaluation.sts",
     "read_sts": "kerasbert.evaluation.sts",
-    "pack_texts": "kerasbert.evaluation.texts",
-    "read_lines": "kerasbert.evaluation.texts",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -38,7 +36,6 @@ if TYPE_CHECKING:
         evaluate_sts,
         read_sts,
     )
-    from kerasbert.evaluation.texts import pack_texts, read_lines  # noqa: F401
 
 
 def __getattr__(name: str):

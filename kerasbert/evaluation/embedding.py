@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from kerasbert.evaluation.texts import pack_texts
+from kerasbert.data.texts import encoder_inputs
 
 
 class TextEmbedder:
@@ -60,7 +60,7 @@ class TextEmbedder:
         """Returns float32 ``[len(texts), hidden]`` embeddings in input order."""
         if len(texts) == 0:
             raise ValueError("No texts to embed.")
-        packed = pack_texts(
+        packed = encoder_inputs(
             self.tokenizer, list(texts), self.sequence_length, self.input_names
         )
         packed = {name: tensor.numpy() for name, tensor in packed.items()}

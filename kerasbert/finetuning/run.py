@@ -31,6 +31,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasbert.atomic_files import (
+    atomic_write,
+    save_keras_atomically,
+    write_json_atomically,
+)
 from kerasbert.checkpoints.formats import read_encoder
 from kerasbert.finetuning.curves import plot_curves
 from kerasbert.finetuning.sentence_tasks import ClassifyTask, RegressTask
@@ -42,9 +47,7 @@ from kerasbert.tokenizers import Tokenizer, load_tokenizer
 from kerasbert.training.distribution import create_strategy
 from kerasbert.training.layerwise import LayerwiseAdamW
 from kerasbert.training.optimization import NO_DECAY_NAMES, WarmupLinearDecay
-from kerasbert.training.reporting import write_json
 from kerasbert.training.resumable import fit_resumable
-from kerasbert.training.trainer import save_model_atomically
 
 TASKS: dict[str, Callable[[FineTuneSettings], FineTuningTask]] = {
     "classify": ClassifyTask,
@@ -118,10 +121,8 @@ def training_dataset(
 
 def save_weights(model: keras.Model, path: Path) -> None:
     """The model's weights (not the optimizer's) as ``.npz``, atomically."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "wb") as handle:
+    with atomic_write(path) as handle:
         np.savez(handle, *[variable.numpy() for variable in model.weights])
-    os.replace(temporary, path)
 
 
 def load_weights(model: keras.Model, path: Path) -> None:
@@ -194,7 +195,7 @@ class ValidationCheckpoint(keras.callbacks.Callback):
             save_weights(self.model, self.weights_path)
             self.state["best"] = row
             self.on_best()
-        write_json(str(self.state_path), self.state)
+        write_json_atomically(self.state_path, self.state)
         print(
             f"step {step}: "
             + ", ".join(
@@ -287,7 +288,7 @@ def finetune(settings: FineTuneSettings) -> tuple[TextTaskModel, dict[str, Any]]
     trained = model.__class__.from_config(model.get_config())
     trained.set_weights(model.get_weights())
     text_model = task.text_model(trained, tokenizer)
-    save_model_atomically(text_model, str(settings.output / "model.keras"))
+    save_keras_atomically(text_model, settings.output / "model.keras")
     state = checkpoint.state
     trained_examples = checkpoint.steps_run * settings.batch_size
     summary = {
@@ -311,6 +312,6 @@ def finetune(settings: FineTuneSettings) -> tuple[TextTaskModel, dict[str, Any]]
         },
     }
     plot_curves(state["history"], primary, settings.output / "curves.png")
-    write_json(str(settings.output / "metrics.json"), summary)
+    write_json_atomically(settings.output / "metrics.json", summary)
     (settings.output / "progress.json").unlink(missing_ok=True)
     return text_model, summary

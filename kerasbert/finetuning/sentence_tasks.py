@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasbert.data.texts import pack_texts
 from kerasbert.finetuning.metrics import classification_metrics, regression_metrics
 from kerasbert.finetuning.readers import TextTable, discover_labels, read_table
 from kerasbert.finetuning.task_base import (
@@ -18,7 +19,6 @@ from kerasbert.finetuning.task_base import (
     predict_logits,
     stack_batches,
 )
-from kerasbert.finetuning.text_inputs import pack_texts
 from kerasbert.finetuning.text_model import TextTaskModel
 from kerasbert.models import SequenceClassifier
 from kerasbert.models.encoder import Encoder
@@ -74,7 +74,7 @@ class _SequenceTask:
         return SequenceClassifier(
             encoder,
             num_classes=max(len(self.labels), 1),
-            dropout=self.settings.dropout,
+            dropout_rate=self.settings.dropout,
             pooling=self.settings.pooling,
         )
 

@@ -25,16 +25,14 @@ evaluate-v1.1.py does.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import string
-import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kerasbert.atomic_files import write_json_atomically
 from kerasbert.finetuning.readers import SquadExample
 
 _PUNCTUATION = frozenset(string.punctuation)
@@ -275,22 +273,8 @@ def _best_thresholds(
 def write_predictions(path: str | Path, predictions: Mapping[str, str]) -> Path:
     """Writes ``{question id: answer text}`` JSON, the official scripts' input.
 
-    The file is written to a temporary file in the same folder and moved into
-    place with ``os.replace``, so a crash never leaves a truncated file that
-    an evaluation would silently score as mostly missing.
+    Written atomically, so a crash never leaves a truncated file that an
+    evaluation would silently score as mostly missing.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            json.dump(dict(predictions), stream, ensure_ascii=False, indent=2)
-            stream.write("\n")
-        os.chmod(temporary, 0o644)  # mkstemp makes it owner-only
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    write_json_atomically(path, dict(predictions))
+    return Path(path)

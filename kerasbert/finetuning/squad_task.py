@@ -11,13 +11,9 @@ import numpy as np
 import tensorflow as tf
 
 from kerasbert.finetuning.readers import SquadExample, read_squad
-from kerasbert.finetuning.squad_features import (
-    Window,
-    answer_positions,
-    decode_answers,
-    make_windows,
-)
+from kerasbert.finetuning.squad_decoding import decode_answers
 from kerasbert.finetuning.squad_metrics import squad_scores, write_predictions
+from kerasbert.finetuning.squad_windows import Window, answer_positions, make_windows
 from kerasbert.finetuning.task_base import (
     FineTuneSettings,
     Prepared,
@@ -126,7 +122,7 @@ class SquadTask:
         )
 
     def build_model(self, encoder: Encoder) -> SpanQuestionAnswerer:
-        return SpanQuestionAnswerer(encoder, dropout=self.settings.dropout)
+        return SpanQuestionAnswerer(encoder, dropout_rate=self.settings.dropout)
 
     def compile_arguments(self) -> dict[str, Any]:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)

@@ -96,7 +96,7 @@ class TagTask:
 
     def build_model(self, encoder: Encoder) -> TokenClassifier:
         return TokenClassifier(
-            encoder, num_classes=len(self.labels), dropout=self.settings.dropout
+            encoder, num_classes=len(self.labels), dropout_rate=self.settings.dropout
         )
 
     def compile_arguments(self) -> dict[str, Any]:

@@ -5,7 +5,8 @@ inside ``TextTaskModel.call`` and inside exported SavedModels, so what a
 served model sees is what it was trained on. All outputs are padded to a
 fixed ``sequence_length`` S:
 
-* ``pack_texts``: texts (and pairs) -> ``[CLS] A [SEP] (B [SEP])``.
+* texts (and pairs) -> ``[CLS] A [SEP] (B [SEP])``: ``kerasbert.data.texts``'
+  ``pack_texts``, shared with the other text pipelines.
 * ``pack_question_context``: ``[CLS] question [SEP] context [SEP]`` plus the
   character span of every context token (for answer text).
 * ``pack_words``: pre-split words -> tokens plus the position of each word's
@@ -18,9 +19,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from kerasbert.data.texts import Features
 from kerasbert.tokenizers import InputPacker
-
-Features = dict[str, tf.Tensor]
 
 
 def _column(rows: tf.Tensor, value: Any, dtype: tf.DType) -> tf.RaggedTensor:
@@ -34,16 +34,6 @@ def _dense(ragged: tf.RaggedTensor, value: Any, length: int) -> tf.Tensor:
     return ragged.to_tensor(tf.cast(value, ragged.dtype), shape=[None, length])
 
 
-def pack_texts(
-    tokenizer: Any, packer: InputPacker, texts: tf.Tensor, pairs: tf.Tensor | None
-) -> Features:
-    """string ``[B]`` (and ``[B]`` pairs) -> int32 features ``[B, S]``."""
-    segments = [tokenizer.tokenize(texts)]
-    if pairs is not None:
-        segments.append(tokenizer.tokenize(pairs))
-    return {name: tf.cast(value, tf.int32) for name, value in packer(*segments).items()}
-
-
 def pack_question_context(
     tokenizer: Any,
     questions: tf.Tensor,
@@ -54,7 +44,7 @@ def pack_question_context(
     """One window per pair: the question, then as much context as fits.
 
     The question keeps at most ``max_query_length`` tokens; the context fills
-    the rest (the first window ``squad_features.make_windows`` would make).
+    the rest (the first window ``squad_windows.make_windows`` would make).
     Segment ids are 0 for ``[CLS] question [SEP]``, 1 for ``context [SEP]``.
 
     Args:

@@ -37,9 +37,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasbert.data.texts import pack_texts
 from kerasbert.finetuning.text_inputs import (
     pack_question_context,
-    pack_texts,
     pack_words,
     split_words,
 )
@@ -93,7 +93,8 @@ def best_spans(
     Returns:
         ``answer_start``/``answer_end`` int64 ``[B]`` and ``score`` float32
         ``[B]`` (start + end logit) of the best span with start <= end < start +
-        ``max_answer_length``, both in the context.
+        ``max_answer_length``, both in the context. A row with no such span
+        (an empty context) gets -1, -1 and a score of 0.0.
     """
     is_context = offsets[:, :, 0] >= 0
     start = tf.where(is_context, tf.cast(start_logits, tf.float32), _NEGATIVE)
@@ -113,7 +114,7 @@ def best_spans(
     return {
         "answer_start": tf.where(found, begin, none),
         "answer_end": tf.where(found, finish, none),
-        "score": score,
+        "score": tf.where(found, score, 0.0),
     }
 
 

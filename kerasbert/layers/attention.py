@@ -20,6 +20,11 @@ class SelfAttentionBlock(ResidualSublayer):
     one large GEMM instead of three small ones. Scores and softmax are
     computed in float32 under mixed precision.
 
+    A sublayer of ``SharedTransformerEncoder`` (not exported by
+    ``kerasbert.layers``): it takes the stack's private flattened layout. The
+    class name stays as it is because ``.keras`` files address the blocks'
+    weights by it (``attention_blocks/self_attention_block/...``).
+
     Call arguments:
         x: ``[batch * seq, hidden_size]``: tokens flattened row-major, as
             ``SharedTransformerEncoder`` keeps them (2-D dense layers fuse).
@@ -36,7 +41,7 @@ class SelfAttentionBlock(ResidualSublayer):
         ``query_positions``.
     """
 
-    def __init__(self, num_heads: int, attention_dropout: float = 0.1, **kwargs):
+    def __init__(self, num_heads: int, attention_dropout_rate: float = 0.1, **kwargs):
         super().__init__(**kwargs)
         if self.hidden_size % num_heads:
             raise ValueError(
@@ -45,10 +50,12 @@ class SelfAttentionBlock(ResidualSublayer):
             )
         self.num_heads = num_heads
         self.head_size = self.hidden_size // num_heads
-        self.attention_dropout_rate = attention_dropout
+        self.attention_dropout_rate = attention_dropout_rate
         self.qkv = self.dense(3 * self.hidden_size, name="qkv")
         self.output_projection = self.dense(self.hidden_size, name="output")
-        self.attention_dropout = Dropout(attention_dropout, dtype=self.dtype_policy)
+        self.attention_dropout = Dropout(
+            attention_dropout_rate, dtype=self.dtype_policy
+        )
 
     def build_transform(self, input_shape):
         self.qkv.build(input_shape)
@@ -102,6 +109,6 @@ class SelfAttentionBlock(ResidualSublayer):
         config = super().get_config()
         config.update(
             num_heads=self.num_heads,
-            attention_dropout=self.attention_dropout_rate,
+            attention_dropout_rate=self.attention_dropout_rate,
         )
         return config

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from kerasbert.layers.dropout import Dropout
+from kerasbert.layers.renamed_arguments import LoadsRenamedArguments
 
 
 def truncated_normal(stddev: float) -> keras.initializers.Initializer:
@@ -13,13 +14,22 @@ def truncated_normal(stddev: float) -> keras.initializers.Initializer:
 
 
 @keras.saving.register_keras_serializable(package="kerasbert")
-class EncoderEmbeddings(keras.layers.Layer):
+class EncoderEmbeddings(LoadsRenamedArguments, keras.layers.Layer):
     """Sums token, segment and position embeddings, then LayerNorm and dropout.
 
     When ``embedding_size != hidden_size`` the embeddings are *factorized*
     (ALBERT): the vocabulary is embedded into ``embedding_size`` (E) dimensions
     and a dense layer projects E to ``hidden_size`` (H), so the vocabulary
     matrix costs V*E instead of V*H parameters.
+
+    Args:
+        shared_embeddings: a built ``EncoderEmbeddings`` whose token, segment
+            and position tables, LayerNorm and dropout this layer uses as its
+            own (Keras layer sharing: the variables are counted and trained
+            once); only the E->H projection is this layer's. ELECTRA's
+            generator reads the discriminator's embeddings this way. Its sizes
+            must equal this layer's; not part of the config (the owner of both
+            rebuilds the sharing).
 
     Call arguments:
         input_ids: int tensor ``[batch, seq]``.
@@ -37,9 +47,10 @@ class EncoderEmbeddings(keras.layers.Layer):
         embedding_size: int | None = None,
         max_sequence_length: int = 512,
         type_vocabulary_size: int = 2,
-        dropout: float = 0.1,
+        dropout_rate: float = 0.1,
         layer_norm_epsilon: float = 1e-12,
         initializer_range: float = 0.02,
+        shared_embeddings: EncoderEmbeddings | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -48,31 +59,35 @@ class EncoderEmbeddings(keras.layers.Layer):
         self.embedding_size = embedding_size or hidden_size
         self.max_sequence_length = max_sequence_length
         self.type_vocabulary_size = type_vocabulary_size
-        self.dropout_rate = dropout
+        self.dropout_rate = dropout_rate
         self.layer_norm_epsilon = layer_norm_epsilon
         self.initializer_range = initializer_range
+        self.shares_tables = shared_embeddings is not None
 
         initializer = truncated_normal(initializer_range)
-        self.token_embedding = keras.layers.Embedding(
-            vocabulary_size,
-            self.embedding_size,
-            embeddings_initializer=initializer,
-            dtype=self.dtype_policy,
-            name="token_embedding",
-        )
-        self.segment_embedding = None
-        if type_vocabulary_size > 0:
-            self.segment_embedding = keras.layers.Embedding(
-                type_vocabulary_size,
+        if shared_embeddings is not None:
+            self._share_tables_of(shared_embeddings)
+        else:
+            self.token_embedding = keras.layers.Embedding(
+                vocabulary_size,
                 self.embedding_size,
                 embeddings_initializer=initializer,
                 dtype=self.dtype_policy,
-                name="segment_embedding",
+                name="token_embedding",
             )
-        self.layer_norm = keras.layers.LayerNormalization(
-            epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm"
-        )
-        self.dropout = Dropout(dropout, dtype=self.dtype_policy)
+            self.segment_embedding = None
+            if type_vocabulary_size > 0:
+                self.segment_embedding = keras.layers.Embedding(
+                    type_vocabulary_size,
+                    self.embedding_size,
+                    embeddings_initializer=initializer,
+                    dtype=self.dtype_policy,
+                    name="segment_embedding",
+                )
+            self.layer_norm = keras.layers.LayerNormalization(
+                epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm"
+            )
+            self.dropout = Dropout(dropout_rate, dtype=self.dtype_policy)
         self.projection = None
         if self.embedding_size != hidden_size:
             self.projection = keras.layers.Dense(
@@ -82,20 +97,42 @@ class EncoderEmbeddings(keras.layers.Layer):
                 name="projection",
             )
 
+    def _share_tables_of(self, other: EncoderEmbeddings) -> None:
+        """Takes ``other``'s tables, LayerNorm and dropout as this layer's own."""
+        keys = (
+            "vocabulary_size",
+            "embedding_size",
+            "max_sequence_length",
+            "type_vocabulary_size",
+            "dropout_rate",
+            "layer_norm_epsilon",
+        )
+        different = [key for key in keys if getattr(self, key) != getattr(other, key)]
+        if different:
+            raise ValueError(f"Shared embeddings differ in {different}.")
+        if not other.built:
+            raise ValueError("Shared embeddings must be built first.")
+        self.token_embedding = other.token_embedding
+        self.segment_embedding = other.segment_embedding
+        self.layer_norm = other.layer_norm
+        self.dropout = other.dropout
+        self.position_embeddings = other.position_embeddings
+
     @property
     def factorized(self) -> bool:
         return self.projection is not None
 
     def build(self, input_ids_shape, segment_ids_shape=None):
-        self.token_embedding.build(input_ids_shape)
-        if self.segment_embedding is not None:
-            self.segment_embedding.build(input_ids_shape)
-        self.position_embeddings = self.add_weight(
-            name="position_embeddings",
-            shape=(self.max_sequence_length, self.embedding_size),
-            initializer=truncated_normal(self.initializer_range),
-        )
-        self.layer_norm.build((None, None, self.embedding_size))
+        if not self.shares_tables:
+            self.token_embedding.build(input_ids_shape)
+            if self.segment_embedding is not None:
+                self.segment_embedding.build(input_ids_shape)
+            self.position_embeddings = self.add_weight(
+                name="position_embeddings",
+                shape=(self.max_sequence_length, self.embedding_size),
+                initializer=truncated_normal(self.initializer_range),
+            )
+            self.layer_norm.build((None, None, self.embedding_size))
         if self.projection is not None:
             self.projection.build((None, None, self.embedding_size))
         self.built = True
@@ -139,7 +176,7 @@ class EncoderEmbeddings(keras.layers.Layer):
             embedding_size=self.embedding_size,
             max_sequence_length=self.max_sequence_length,
             type_vocabulary_size=self.type_vocabulary_size,
-            dropout=self.dropout_rate,
+            dropout_rate=self.dropout_rate,
             layer_norm_epsilon=self.layer_norm_epsilon,
             initializer_range=self.initializer_range,
         )

@@ -6,9 +6,10 @@ import keras
 
 from kerasbert.layers.dropout import Dropout
 from kerasbert.layers.embeddings import truncated_normal
+from kerasbert.layers.renamed_arguments import LoadsRenamedArguments
 
 
-class ResidualSublayer(keras.layers.Layer):
+class ResidualSublayer(LoadsRenamedArguments, keras.layers.Layer):
     """Base for ``x + dropout(transform(x))`` with a LayerNorm before or after.
 
     Post-LN (BERT, ALBERT, ``norm_first=False``): ``LN(x + dropout(f(x)))``.
@@ -23,7 +24,7 @@ class ResidualSublayer(keras.layers.Layer):
     def __init__(
         self,
         hidden_size: int,
-        dropout: float = 0.1,
+        dropout_rate: float = 0.1,
         layer_norm_epsilon: float = 1e-12,
         norm_first: bool = False,
         initializer_range: float = 0.02,
@@ -31,7 +32,7 @@ class ResidualSublayer(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.hidden_size = hidden_size
-        self.dropout_rate = dropout
+        self.dropout_rate = dropout_rate
         self.layer_norm_epsilon = layer_norm_epsilon
         self.norm_first = norm_first
         self.initializer_range = initializer_range
@@ -39,7 +40,7 @@ class ResidualSublayer(keras.layers.Layer):
         self.layer_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm"
         )
-        self.dropout = Dropout(dropout, dtype=self.dtype_policy)
+        self.dropout = Dropout(dropout_rate, dtype=self.dtype_policy)
 
     def dense(self, units: int, name: str, activation=None) -> keras.layers.Dense:
         """A dense layer with BERT's initializer and this layer's dtype policy."""
@@ -83,7 +84,7 @@ class ResidualSublayer(keras.layers.Layer):
         config = super().get_config()
         config.update(
             hidden_size=self.hidden_size,
-            dropout=self.dropout_rate,
+            dropout_rate=self.dropout_rate,
             layer_norm_epsilon=self.layer_norm_epsilon,
             norm_first=self.norm_first,
             initializer_range=self.initializer_range,

@@ -43,25 +43,25 @@ class SequenceClassifier(EncoderTask):
         self,
         encoder: Encoder,
         num_classes: int,
-        dropout: float = 0.1,
+        dropout_rate: float = 0.1,
         pooling: str = "pooled",
         **kwargs,
     ):
         inputs = encoder_inputs(encoder)
         features = _sentence_features(encoder, inputs, pooling)
-        features = keras.layers.Dropout(dropout, name="head_dropout")(features)
+        features = keras.layers.Dropout(dropout_rate, name="head_dropout")(features)
         logits = logits_layer(num_classes, encoder.initializer_range, "logits")(
             features
         )
         super().__init__(encoder, inputs=inputs, outputs=logits, **kwargs)
         self.num_classes = num_classes
-        self.dropout = dropout
+        self.dropout_rate = dropout_rate
         self.pooling = pooling
 
     def head_config(self) -> dict[str, Any]:
         return {
             "num_classes": self.num_classes,
-            "dropout": self.dropout,
+            "dropout_rate": self.dropout_rate,
             "pooling": self.pooling,
         }
 
@@ -78,20 +78,20 @@ class TokenClassifier(EncoderTask):
     """
 
     def __init__(
-        self, encoder: Encoder, num_classes: int, dropout: float = 0.1, **kwargs
+        self, encoder: Encoder, num_classes: int, dropout_rate: float = 0.1, **kwargs
     ):
         inputs = encoder_inputs(encoder)
         sequence = encoder(inputs)["sequence_output"]
-        sequence = keras.layers.Dropout(dropout, name="head_dropout")(sequence)
+        sequence = keras.layers.Dropout(dropout_rate, name="head_dropout")(sequence)
         logits = logits_layer(num_classes, encoder.initializer_range, "logits")(
             sequence
         )
         super().__init__(encoder, inputs=inputs, outputs=logits, **kwargs)
         self.num_classes = num_classes
-        self.dropout = dropout
+        self.dropout_rate = dropout_rate
 
     def head_config(self) -> dict[str, Any]:
-        return {"num_classes": self.num_classes, "dropout": self.dropout}
+        return {"num_classes": self.num_classes, "dropout_rate": self.dropout_rate}
 
     def uses_pooler(self) -> bool:
         return False
@@ -135,22 +135,26 @@ class MultipleChoiceClassifier(EncoderTask):
     """
 
     def __init__(
-        self, encoder: Encoder, dropout: float = 0.1, pooling: str = "pooled", **kwargs
+        self,
+        encoder: Encoder,
+        dropout_rate: float = 0.1,
+        pooling: str = "pooled",
+        **kwargs,
     ):
         inputs = encoder_inputs(encoder, leading_shape=(None,))
         folded = {
             name: FoldChoices(name=f"fold_{name}")(x) for name, x in inputs.items()
         }
         features = _sentence_features(encoder, folded, pooling)
-        features = keras.layers.Dropout(dropout, name="head_dropout")(features)
+        features = keras.layers.Dropout(dropout_rate, name="head_dropout")(features)
         scores = logits_layer(1, encoder.initializer_range, "choice_score")(features)
         logits = UnfoldChoices(name="unfold_choices")(scores, inputs["input_ids"])
         super().__init__(encoder, inputs=inputs, outputs=logits, **kwargs)
-        self.dropout = dropout
+        self.dropout_rate = dropout_rate
         self.pooling = pooling
 
     def head_config(self) -> dict[str, Any]:
-        return {"dropout": self.dropout, "pooling": self.pooling}
+        return {"dropout_rate": self.dropout_rate, "pooling": self.pooling}
 
     def uses_pooler(self) -> bool:
         return getattr(self, "pooling", None) == "pooled"

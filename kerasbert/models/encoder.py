@@ -8,8 +8,42 @@ import keras
 
 from kerasbert.layers.embeddings import EncoderEmbeddings, truncated_normal
 from kerasbert.layers.masking import attention_bias_from_mask
-from kerasbert.layers.transformer_encoder import SharedTransformerEncoder
+from kerasbert.layers.renamed_arguments import (
+    reject_unknown_arguments,
+    with_current_names,
+)
+from kerasbert.layers.transformer_stack import SharedTransformerEncoder
 from kerasbert.models.presets import preset_config
+
+
+def _encode(
+    embeddings: EncoderEmbeddings,
+    transformer: SharedTransformerEncoder,
+    inputs: dict,
+    training=None,
+    output_positions=None,
+) -> list:
+    """The encoder's forward pass: embeddings, then every block.
+
+    Args:
+        inputs: ``input_ids``, ``input_mask`` and (when the embeddings have
+            segments) ``segment_ids``, int32 ``[batch, seq]``; other keys are
+            ignored.
+        output_positions: optional int32 ``[batch, P]``: the last block
+            computes only these positions.
+
+    Returns:
+        ``transformer``'s list of ``num_layers + 1`` states ``[batch, seq, H]``
+        (the last ``[batch, P, H]`` with ``output_positions``).
+    """
+    segment_ids = inputs["segment_ids"] if embeddings.type_vocabulary_size else None
+    x = embeddings(inputs["input_ids"], segment_ids, training=training)
+    return transformer(
+        x,
+        attention_bias_from_mask(inputs["input_mask"]),
+        training=training,
+        output_positions=output_positions,
+    )
 
 
 @keras.saving.register_keras_serializable(package="kerasbert")
@@ -50,8 +84,8 @@ class Encoder(keras.Model):
         type_vocabulary_size: number of segment ids; 0 drops segment
             embeddings and the ``segment_ids`` input.
         hidden_activation: ``"gelu"`` (exact) or ``"gelu_approximate"`` etc.
-        dropout: dropout on embeddings and sublayer outputs.
-        attention_dropout: dropout on attention probabilities.
+        dropout_rate: dropout on embeddings and sublayer outputs.
+        attention_dropout_rate: dropout on attention probabilities.
         layer_norm_epsilon: LayerNorm epsilon.
         norm_first: pre-LN blocks instead of BERT's post-LN.
         use_pooler: add the tanh pooler on [CLS].
@@ -62,6 +96,13 @@ class Encoder(keras.Model):
             by the checkpoint readers so that writers keep it rather than
             guess it from the shapes (an ELECTRA with E == H looks like BERT).
             ``None``: unknown, the writers guess.
+        shared_embeddings: another encoder's ``EncoderEmbeddings`` whose
+            tables, LayerNorm and dropout this encoder uses (it keeps its own
+            E->H projection); see ``EncoderEmbeddings``. ELECTRA's generator
+            shares the discriminator's this way. Not part of the config.
+
+    Raises:
+        ValueError: an unknown keyword argument (Keras would ignore it).
     """
 
     def __init__(
@@ -77,26 +118,29 @@ class Encoder(keras.Model):
         max_sequence_length: int = 512,
         type_vocabulary_size: int = 2,
         hidden_activation: str = "gelu",
-        dropout: float = 0.1,
-        attention_dropout: float = 0.1,
+        dropout_rate: float = 0.1,
+        attention_dropout_rate: float = 0.1,
         layer_norm_epsilon: float = 1e-12,
         norm_first: bool = False,
         use_pooler: bool = True,
         output_hidden_states: bool = False,
         initializer_range: float = 0.02,
         architecture: str | None = None,
+        shared_embeddings: EncoderEmbeddings | None = None,
         dtype: Any = None,
         **kwargs,
     ):
+        reject_unknown_arguments(kwargs, "encoder")
         embeddings = EncoderEmbeddings(
             vocabulary_size=vocabulary_size,
             hidden_size=hidden_size,
             embedding_size=embedding_size,
             max_sequence_length=max_sequence_length,
             type_vocabulary_size=type_vocabulary_size,
-            dropout=dropout,
+            dropout_rate=dropout_rate,
             layer_norm_epsilon=layer_norm_epsilon,
             initializer_range=initializer_range,
+            shared_embeddings=shared_embeddings,
             dtype=dtype,
             name="embeddings",
         )
@@ -108,8 +152,8 @@ class Encoder(keras.Model):
             num_groups=num_groups,
             shared_components=shared_components,
             hidden_activation=hidden_activation,
-            dropout=dropout,
-            attention_dropout=attention_dropout,
+            dropout_rate=dropout_rate,
+            attention_dropout_rate=attention_dropout_rate,
             layer_norm_epsilon=layer_norm_epsilon,
             norm_first=norm_first,
             initializer_range=initializer_range,
@@ -125,8 +169,7 @@ class Encoder(keras.Model):
             inputs["segment_ids"] = keras.Input(
                 (None,), dtype="int32", name="segment_ids"
             )
-        x = embeddings(inputs["input_ids"], inputs.get("segment_ids"))
-        hidden_states = transformer(x, attention_bias_from_mask(inputs["input_mask"]))
+        hidden_states = _encode(embeddings, transformer, inputs)
         outputs = {"sequence_output": hidden_states[-1]}
         if use_pooler:
             pooler = keras.layers.Dense(
@@ -152,8 +195,8 @@ class Encoder(keras.Model):
         self.max_sequence_length = max_sequence_length
         self.type_vocabulary_size = type_vocabulary_size
         self.hidden_activation = hidden_activation
-        self.dropout = dropout
-        self.attention_dropout = attention_dropout
+        self.dropout_rate = dropout_rate
+        self.attention_dropout_rate = attention_dropout_rate
         self.layer_norm_epsilon = layer_norm_epsilon
         self.norm_first = norm_first
         self.use_pooler = use_pooler
@@ -165,7 +208,9 @@ class Encoder(keras.Model):
     def from_preset(cls, name: str, **overrides: Any) -> Encoder:
         """Builds a randomly initialised encoder of a named architecture.
 
-        ``overrides`` replace preset values, e.g. ``dropout=0.0``.
+        Only the architecture: unlike keras-hub's ``from_preset``, no weights
+        are loaded (or downloaded). ``kerasbert.load(path)`` reads pretrained
+        ones. ``overrides`` replace preset values, e.g. ``dropout_rate=0.0``.
         See ``kerasbert.models.presets.PRESETS`` for the names.
         """
         return cls(**preset_config(name, **overrides))
@@ -183,20 +228,22 @@ class Encoder(keras.Model):
         """The tanh dense layer on [CLS] (``None`` without ``use_pooler``)."""
         return self.get_layer("pooler") if self.use_pooler else None
 
-    def encode_positions(self, inputs: dict, positions, training=None):
+    def encode_positions(self, inputs: dict, positions=None, training=None):
         """The sequence output at ``positions`` only, ``[batch, P, hidden_size]``.
 
         Equals ``self(inputs)["sequence_output"]`` gathered at ``positions``
-        (int32 ``[batch, P]``), but the last block computes only those rows
-        (see ``SharedTransformerEncoder``). Pretraining losses read the last
-        layer at the masked positions (and [CLS]) only; for BERT-mini at
-        seq 128 with 20 predictions this skips ~60% of the last block.
+        (int32 ``[batch, P]``; ``None``: every position), but the last block
+        computes only those rows (see ``SharedTransformerEncoder``).
+        Pretraining losses read the last layer at the masked positions (and
+        [CLS]) only; for BERT-mini at seq 128 with 20 predictions this skips
+        ~60% of the last block. ``inputs`` may hold other features too.
         """
-        segment_ids = inputs["segment_ids"] if self.type_vocabulary_size else None
-        x = self.embeddings(inputs["input_ids"], segment_ids, training=training)
-        bias = attention_bias_from_mask(inputs["input_mask"])
-        states = self.transformer(
-            x, bias, training=training, output_positions=positions
+        states = _encode(
+            self.embeddings,
+            self.transformer,
+            inputs,
+            training=training,
+            output_positions=positions,
         )
         return states[-1]
 
@@ -212,34 +259,34 @@ class Encoder(keras.Model):
         return names + (("segment_ids",) if self.type_vocabulary_size > 0 else ())
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
-            "vocabulary_size": self.vocabulary_size,
-            "num_layers": self.num_layers,
-            "num_heads": self.num_heads,
-            "hidden_size": self.hidden_size,
-            "intermediate_size": self.intermediate_size,
-            "embedding_size": self.embedding_size,
-            "num_groups": self.num_groups,
-            "shared_components": self.shared_components,
-            "max_sequence_length": self.max_sequence_length,
-            "type_vocabulary_size": self.type_vocabulary_size,
-            "hidden_activation": self.hidden_activation,
-            "dropout": self.dropout,
-            "attention_dropout": self.attention_dropout,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
-            "norm_first": self.norm_first,
-            "use_pooler": self.use_pooler,
-            "output_hidden_states": self.output_hidden_states,
-            "initializer_range": self.initializer_range,
-            "architecture": self.architecture,
-        }
+        config = super().get_config()
+        config.update(
+            vocabulary_size=self.vocabulary_size,
+            num_layers=self.num_layers,
+            num_heads=self.num_heads,
+            hidden_size=self.hidden_size,
+            intermediate_size=self.intermediate_size,
+            embedding_size=self.embedding_size,
+            num_groups=self.num_groups,
+            shared_components=self.shared_components,
+            max_sequence_length=self.max_sequence_length,
+            type_vocabulary_size=self.type_vocabulary_size,
+            hidden_activation=self.hidden_activation,
+            dropout_rate=self.dropout_rate,
+            attention_dropout_rate=self.attention_dropout_rate,
+            layer_norm_epsilon=self.layer_norm_epsilon,
+            norm_first=self.norm_first,
+            use_pooler=self.use_pooler,
+            output_hidden_states=self.output_hidden_states,
+            initializer_range=self.initializer_range,
+            architecture=self.architecture,
+        )
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Encoder:
-        config = dict(config)
+        """Rebuilds an encoder; configs with the old argument names load too."""
+        config = with_current_names(config)
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.saving.deserialize_keras_object(config["dtype"])
         return cls(**config)

@@ -14,6 +14,27 @@ from kerasbert.models.task import EncoderTask, encoder_inputs, logits_layer
 SENTENCE_TASKS = (None, "nsp", "sop")
 
 
+def _head_outputs(
+    mlm_head: MaskedLMHead,
+    sentence_head: keras.layers.Dense | None,
+    sequence_output,
+    pooled_output=None,
+    masked_positions=None,
+) -> dict:
+    """The pretraining heads' outputs: ``mlm_logits`` (and ``sentence_logits``).
+
+    Args:
+        sequence_output: ``[batch, seq, H]``, or ``[batch, P, H]`` already at
+            the masked positions when ``masked_positions`` is ``None``.
+        pooled_output: ``[batch, H]``; read only with a ``sentence_head``.
+        masked_positions: int32 ``[batch, P]`` to gather, or ``None``.
+    """
+    outputs = {"mlm_logits": mlm_head(sequence_output, masked_positions)}
+    if sentence_head is not None:
+        outputs["sentence_logits"] = sentence_head(pooled_output)
+    return outputs
+
+
 @keras.saving.register_keras_serializable(package="kerasbert")
 class MaskedLanguageModel(EncoderTask):
     """The encoder with BERT's pretraining heads.
@@ -43,7 +64,7 @@ class MaskedLanguageModel(EncoderTask):
             (None,), dtype="int32", name="masked_lm_positions"
         )
         encoded = encoder({name: inputs[name] for name in encoder.input_names})
-        head = MaskedLMHead(
+        mlm_head = MaskedLMHead(
             encoder.token_embedding,
             hidden_activation=encoder.hidden_activation,
             layer_norm_epsilon=encoder.layer_norm_epsilon,
@@ -51,14 +72,16 @@ class MaskedLanguageModel(EncoderTask):
             dtype=encoder.dtype_policy,
             name="mlm_head",
         )
-        outputs = {
-            "mlm_logits": head(
-                encoded["sequence_output"], inputs["masked_lm_positions"]
-            )
-        }
+        sentence_head = None
         if sentence_task:
             sentence_head = logits_layer(2, encoder.initializer_range, "sentence_head")
-            outputs["sentence_logits"] = sentence_head(encoded["pooled_output"])
+        outputs = _head_outputs(
+            mlm_head,
+            sentence_head,
+            encoded["sequence_output"],
+            encoded.get("pooled_output"),
+            inputs["masked_lm_positions"],
+        )
         super().__init__(encoder, inputs=inputs, outputs=outputs, **kwargs)
         self.sentence_task = sentence_task
 
@@ -71,16 +94,18 @@ class MaskedLanguageModel(EncoderTask):
         equal ``call``'s. Pretraining steps use this.
         """
         positions = tf.cast(inputs["masked_lm_positions"], tf.int32)
-        if self.sentence_task:
-            positions = tf.concat([tf.zeros_like(positions[:, :1]), positions], 1)
-        selected = self.encoder.encode_positions(inputs, positions, training=training)
-        outputs = {}
-        if self.sentence_task:
-            pooled = self.encoder.pooler(selected[:, 0])
-            outputs["sentence_logits"] = self.get_layer("sentence_head")(pooled)
-            selected = selected[:, 1:]
-        outputs["mlm_logits"] = self.get_layer("mlm_head")(selected)
-        return outputs
+        sentence_head = self.get_layer("sentence_head") if self.sentence_task else None
+        if sentence_head is None:
+            selected = self.encoder.encode_positions(inputs, positions, training)
+            return _head_outputs(self.get_layer("mlm_head"), None, selected)
+        with_cls = tf.concat([tf.zeros_like(positions[:, :1]), positions], 1)
+        selected = self.encoder.encode_positions(inputs, with_cls, training)
+        return _head_outputs(
+            self.get_layer("mlm_head"),
+            sentence_head,
+            selected[:, 1:],
+            self.encoder.pooler(selected[:, 0]),
+        )
 
     def head_config(self) -> dict[str, Any]:
         return {"sentence_task": self.sentence_task}

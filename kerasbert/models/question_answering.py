@@ -44,17 +44,17 @@ class SpanQuestionAnswerer(EncoderTask):
     Outputs: ``{"start_logits", "end_logits"}``, float32 ``[batch, seq]``.
     """
 
-    def __init__(self, encoder: Encoder, dropout: float = 0.1, **kwargs):
+    def __init__(self, encoder: Encoder, dropout_rate: float = 0.1, **kwargs):
         inputs = encoder_inputs(encoder)
         sequence = encoder(inputs)["sequence_output"]
-        sequence = keras.layers.Dropout(dropout, name="head_dropout")(sequence)
+        sequence = keras.layers.Dropout(dropout_rate, name="head_dropout")(sequence)
         scores = logits_layer(2, encoder.initializer_range, "span_scores")(sequence)
         outputs = SpanLogits(name="span_logits")(scores, inputs["input_mask"])
         super().__init__(encoder, inputs=inputs, outputs=outputs, **kwargs)
-        self.dropout = dropout
+        self.dropout_rate = dropout_rate
 
     def head_config(self) -> dict[str, Any]:
-        return {"dropout": self.dropout}
+        return {"dropout_rate": self.dropout_rate}
 
     def uses_pooler(self) -> bool:
         return False

@@ -6,6 +6,10 @@ from typing import Any
 
 import keras
 
+from kerasbert.layers.renamed_arguments import (
+    reject_unknown_arguments,
+    with_current_names,
+)
 from kerasbert.models.encoder import Encoder
 
 
@@ -35,6 +39,7 @@ class EncoderTask(keras.Model):
     """
 
     def __init__(self, encoder: Encoder, *, inputs, outputs, **kwargs):
+        reject_unknown_arguments(kwargs, type(self).__name__)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.encoder = encoder
 
@@ -67,16 +72,17 @@ class EncoderTask(keras.Model):
         return [variable for variable in weights if id(variable) not in unused]
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
+        config = super().get_config()
+        config.update(
+            encoder=keras.saving.serialize_keras_object(self.encoder),
             **self.head_config(),
-        }
+        )
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]):
-        config = dict(config)
+        """Rebuilds the model; configs with the old argument names load too."""
+        config = with_current_names(config)
         config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
         return cls(**config)
 

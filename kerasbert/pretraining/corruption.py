@@ -33,7 +33,7 @@ def scatter_at_positions(
     return tf.where(tf.reduce_max(hits, axis=1) > 0, written, tf.cast(tokens, tf.int32))
 
 
-def mask_positions(
+def replace_with_mask(
     tokens: tf.Tensor,
     positions: tf.Tensor,
     weights: tf.Tensor,

@@ -21,9 +21,15 @@ from kerasbert.pretraining.objectives import summarize
 
 
 def read_in_order(build_dir: str | os.PathLike, batch_size: int) -> tf.data.Dataset:
-    """One pass over a build, unshuffled, in static-shaped batches."""
-    files, lengths = read_build(build_dir)
-    return pretraining_dataset(files, batch_size, lengths, shuffle=False)
+    """One pass over every example of a build, unshuffled (last batch partial)."""
+    records = read_build(build_dir)
+    return pretraining_dataset(
+        records.files,
+        batch_size,
+        records.lengths,
+        shuffle=False,
+        drop_remainder=False,
+    )
 
 
 def evaluate_pretrainer(
@@ -47,7 +53,7 @@ def evaluate_pretrainer(
         for key, value in statistics(batch).items():
             sums[key] = sums.get(key, 0.0) + value.numpy()
     if not sums:
-        raise ValueError("the evaluation data is empty (fewer examples than a batch)")
+        raise ValueError("the evaluation data is empty")
     return summarize(sums)
 
 

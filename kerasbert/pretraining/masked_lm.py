@@ -10,15 +10,17 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from kerasbert.models.encoder import Encoder
 from kerasbert.models.masked_lm import MaskedLanguageModel
 from kerasbert.pretraining.objectives import (
+    SummedStatistics,
     classification_statistics,
     masked_lm_statistics,
 )
 
 
 @keras.saving.register_keras_serializable(package="kerasbert")
-class MaskedLMPretrainer(MaskedLanguageModel):
+class MaskedLMPretrainer(SummedStatistics, MaskedLanguageModel):
     """``MaskedLanguageModel`` with its pretraining objectives.
 
     Features (a dict of ``[batch, ...]`` tensors, as written by the record
@@ -37,6 +39,11 @@ class MaskedLMPretrainer(MaskedLanguageModel):
         if self.sentence_task:
             weights[self.sentence_task] = 1.0
         return weights
+
+    @property
+    def fine_tuning_encoder(self) -> Encoder:
+        """The encoder: see ``Pretrainer.fine_tuning_encoder``."""
+        return self.encoder
 
     @property
     def feature_names(self) -> tuple[str, ...]:

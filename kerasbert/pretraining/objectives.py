@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -32,9 +33,13 @@ class Pretrainer(Protocol):
     Attributes:
         objective_weights: ``{objective: weight}``; the loss is
             ``sum(weight * total / global_count)`` over objectives.
+        fine_tuning_encoder: the ``Encoder`` that fine-tuning starts from,
+            which the trainer saves as ``encoder.keras`` (BERT's encoder,
+            ELECTRA's discriminator).
     """
 
     objective_weights: dict[str, float]
+    fine_tuning_encoder: keras.Model
 
     def objective_counts(self, features: dict) -> dict[str, tf.Tensor]:
         """float32 scalar normalizer of each objective on this replica's batch.
@@ -57,6 +62,20 @@ class Pretrainer(Protocol):
             ``(totals, sums)``: float32 scalar loss total per objective (to be
             divided by the global count), and float32 summable statistics.
         """
+
+    def summarize_statistics(self, sums: dict[str, np.ndarray]) -> dict[str, float]:
+        """Metrics (losses, accuracies, AUCs) from sums reduced over steps."""
+
+
+class SummedStatistics:
+    """Pretrainer mixin: ``summarize_statistics`` by this module's convention.
+
+    For pretrainers whose ``compute_statistics`` names its sums as described
+    at the top of this module.
+    """
+
+    def summarize_statistics(self, sums: dict[str, np.ndarray]) -> dict[str, float]:
+        return summarize(sums)
 
 
 def masked_lm_statistics(

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 
 from tqdm import tqdm
+
+from kerasbert.atomic_files import write_text_atomically
 
 DEFAULT_OUTPUT = os.path.join(os.path.dirname(__file__), "unicode_classes.py")
 # Every Unicode scalar value (surrogates cannot occur in UTF-8 text).
@@ -129,19 +130,6 @@ def render(version: str, classes: dict[str, tuple[str, list[int]]]) -> str:
     return HEADER.format(version=version) + constants
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Writes ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -150,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import tokenizers
 
-    write_atomically(args.output, render(tokenizers.__version__, reference_classes()))
+    write_text_atomically(
+        args.output, render(tokenizers.__version__, reference_classes())
+    )
     print(f"Wrote {args.output}")
     return 0
 

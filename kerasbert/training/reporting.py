@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from typing import Any
 
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
+
+from kerasbert.atomic_files import atomic_write
 
 
 def _scalar_metadata() -> summary_pb2.SummaryMetadata:
@@ -21,19 +21,6 @@ def _scalar_metadata() -> summary_pb2.SummaryMetadata:
     metadata = summary_pb2.SummaryMetadata()
     metadata.plugin_data.plugin_name = "scalars"
     return metadata
-
-
-def write_atomically(path: str, data: bytes) -> None:
-    """Writes ``data`` to a temporary file beside ``path``, then renames it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=directory, delete=False, suffix=".tmp") as f:
-        f.write(data)
-    os.replace(f.name, path)
-
-
-def write_json(path: str, payload: dict[str, Any]) -> None:
-    write_atomically(path, (json.dumps(payload, indent=2) + "\n").encode())
 
 
 class ScalarLog:
@@ -97,9 +84,8 @@ def save_figure(figure: Any, path: str | os.PathLike) -> None:
     """Writes a matplotlib ``figure`` as a PNG at ``path`` atomically; closes it."""
     import matplotlib.pyplot as plt
 
-    with tempfile.NamedTemporaryFile(
-        dir=os.path.dirname(os.path.abspath(path)), delete=False, suffix=".png"
-    ) as f:
-        figure.savefig(f, format="png", dpi=100)
-    plt.close(figure)
-    os.replace(f.name, path)
+    try:
+        with atomic_write(path) as handle:
+            figure.savefig(handle, format="png", dpi=100)
+    finally:
+        plt.close(figure)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,14 +22,14 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from kerasbert.pretraining.objectives import summarize
+from kerasbert.atomic_files import save_keras_atomically, write_json_atomically
 from kerasbert.training.checkpointing import TrainingCheckpoint, is_chief
 from kerasbert.training.distribution import (
     distribute_global_batches,
     global_batch_size,
 )
 from kerasbert.training.optimization import create_optimizer
-from kerasbert.training.reporting import ScalarLog, plot_history, write_json
+from kerasbert.training.reporting import ScalarLog, plot_history
 
 
 class TrainingDataError(RuntimeError):
@@ -89,14 +88,19 @@ class TrainerConfig:
 class Trainer:
     """Trains a ``Pretrainer`` model on global batches under a strategy.
 
+    It knows pretrainers through that protocol only
+    (``kerasbert.pretraining.objectives.Pretrainer``): losses and summed
+    statistics, their metrics, and the encoder to save for fine-tuning.
+
     Args:
         build_model: returns a fresh pretrainer (called inside the strategy
             scope, so variables are placed for it).
         config: the run's hyperparameters.
         output_dir: receives ``checkpoints/``, ``logs/`` (TensorBoard),
             ``summary.json``, ``history.png``, ``pretrainer.keras`` and
-            ``encoder.keras`` (the encoder to fine-tune). Rerunning with the
-            same directory resumes from its latest checkpoint.
+            ``encoder.keras`` (the pretrainer's ``fine_tuning_encoder``).
+            Rerunning with the same directory resumes from its latest
+            checkpoint.
         strategy: defaults to the current (default) strategy.
     """
 
@@ -283,7 +287,7 @@ class Trainer:
                 elapsed = time.perf_counter() - window_start
                 scalars = {
                     "loss": window_loss / window_steps,
-                    **summarize(window),
+                    **self.model.summarize_statistics(window),
                     "gradient_norm": float(norm),
                     "learning_rate": float(self.optimizer.learning_rate),
                     "sequences_per_second": batch * window_steps / elapsed,
@@ -329,28 +333,11 @@ class Trainer:
 
     def _write_outputs(self, summary: dict[str, Any]) -> None:
         os.makedirs(self.output_dir, exist_ok=True)
-        write_json(os.path.join(self.output_dir, "summary.json"), summary)
+        write_json_atomically(os.path.join(self.output_dir, "summary.json"), summary)
         if summary["history"]:
             plot_history(
                 summary["history"], os.path.join(self.output_dir, "history.png")
             )
-        encoder = (
-            self.model.discriminator()
-            if hasattr(self.model, "discriminator")
-            else self.model.encoder
-        )
+        encoder = self.model.fine_tuning_encoder
         for name, model in (("pretrainer", self.model), ("encoder", encoder)):
-            save_model_atomically(model, os.path.join(self.output_dir, f"{name}.keras"))
-
-
-def save_model_atomically(model: keras.Model, path: str) -> None:
-    """``model.save`` to a temporary ``.keras`` file, then rename onto ``path``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=directory, suffix=".keras")
-    os.close(handle)
-    try:
-        model.save(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+            save_keras_atomically(model, os.path.join(self.output_dir, f"{name}.keras"))

@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
 
     import keras
 
+    from kerasbert.data import read_lines
     from kerasbert.distillation import (
         Distiller,
         build_student,
@@ -99,23 +100,18 @@ def run(args: argparse.Namespace) -> int:
         default_layer_map,
         distillation_dataset,
     )
-    from kerasbert.evaluation import read_lines
-    from kerasbert.evaluation.loading import (
-        default_vocabulary,
-        load_model,
-    )
+    from kerasbert.evaluation.loading import default_vocabulary
+    from kerasbert.loading import load
     from kerasbert.models.masked_lm import MaskedLanguageModel
     from kerasbert.tokenizers import load_tokenizer
     from kerasbert.training.optimization import create_optimizer
-    from kerasbert.training.reporting import write_atomically, write_json
-    from kerasbert.training.resumable import fit_resumable
-    from kerasbert.training.trainer import save_model_atomically
+    from kerasbert_cli.train_and_save import train_and_save
 
     keras.utils.set_random_seed(args.seed)
     vocabulary = default_vocabulary(args.teacher, args.vocab)
     tokenizer = load_tokenizer(vocabulary, lowercase=not args.cased)
     texts = read_lines(args.texts, limit=args.max_texts)
-    teacher = load_model(args.teacher)
+    teacher = load(args.teacher)
     has_head = isinstance(teacher, MaskedLanguageModel)
     teacher_encoder = teacher.encoder if has_head else teacher
     if tokenizer.vocabulary_size != teacher_encoder.vocabulary_size:
@@ -161,23 +157,20 @@ def run(args: argparse.Namespace) -> int:
         f"(teacher blocks {layer_map}) on {len(texts)} texts, {total_steps} steps; "
         f"loss weights {weights}"
     )
-    history = fit_resumable(
+    saved_models = {"student.keras": student.encoder if has_head else student}
+    if has_head:
+        saved_models["student_mlm.keras"] = student
+    train_and_save(
         distiller,
         dataset,
         total_steps,
-        checkpoint_dir=os.path.join(args.output, "backup"),
-        checkpoint_every=args.checkpoint_every,
-        description="distilling",
-    )
-    student_encoder = student.encoder if has_head else student
-    save_model_atomically(student_encoder, os.path.join(args.output, "student.keras"))
-    if has_head:
-        save_model_atomically(student, os.path.join(args.output, "student_mlm.keras"))
-    with open(vocabulary, "rb") as f:
-        write_atomically(os.path.join(args.output, "vocab.txt"), f.read())
-    write_json(
-        os.path.join(args.output, "distill.json"),
-        {
+        args.output,
+        args.checkpoint_every,
+        "distilling",
+        saved_models,
+        vocabulary,
+        "distill.json",
+        lambda history: {
             "teacher": os.fspath(args.teacher),
             "texts": os.fspath(args.texts),
             "num_texts": len(texts),

@@ -86,25 +86,20 @@ def run(args: argparse.Namespace) -> int:
         unique_texts,
         with_dropout,
     )
-    from kerasbert.evaluation import read_lines
-    from kerasbert.evaluation.loading import (
-        as_encoder,
-        default_vocabulary,
-        load_model,
-    )
+    from kerasbert.data import read_lines
+    from kerasbert.evaluation.loading import default_vocabulary
+    from kerasbert.loading import as_encoder, load
     from kerasbert.models.sentence_encoder import SentenceEncoder
     from kerasbert.tokenizers import load_tokenizer
     from kerasbert.training.optimization import create_optimizer
-    from kerasbert.training.reporting import write_atomically, write_json
-    from kerasbert.training.resumable import fit_resumable
-    from kerasbert.training.trainer import save_model_atomically
+    from kerasbert_cli.train_and_save import train_and_save
 
     keras.utils.set_random_seed(args.seed)
     settings = resolve_level_defaults(args)
     vocabulary = default_vocabulary(args.encoder, args.vocab)
     tokenizer = load_tokenizer(vocabulary, lowercase=not args.cased)
     texts = unique_texts(read_lines(args.texts, limit=args.max_texts))
-    encoder = with_dropout(as_encoder(load_model(args.encoder)), args.dropout)
+    encoder = with_dropout(as_encoder(load(args.encoder)), args.dropout)
     sentence_encoder = SentenceEncoder(encoder, pooling=args.pooling)
     model = MirrorBERT(sentence_encoder, temperature=settings["temperature"])
     batch_size = min(args.batch_size, len(texts))
@@ -125,32 +120,17 @@ def run(args: argparse.Namespace) -> int:
         f"{settings['temperature']}) on {len(texts)} unique texts: "
         f"{total_steps} steps of {batch_size}"
     )
-    history = fit_resumable(
+    train_and_save(
         model,
         dataset,
         total_steps,
-        checkpoint_dir=os.path.join(args.output, "backup"),
-        checkpoint_every=args.checkpoint_every,
-        description="mirror",
-    )
-    save_model_atomically(encoder, os.path.join(args.output, "encoder.keras"))
-    save_model_atomically(
-        sentence_encoder, os.path.join(args.output, "sentence_encoder.keras")
-    )
-    if args.export_savedmodel:
-        from serving.export import ExportOptions, export_for_serving
-
-        export_for_serving(
-            sentence_encoder,
-            tokenizer,
-            os.path.join(args.output, "serving", "sentence_encoder"),
-            ExportOptions(sequence_length=settings["sequence_length"]),
-        )
-    with open(vocabulary, "rb") as f:
-        write_atomically(os.path.join(args.output, "vocab.txt"), f.read())
-    write_json(
-        os.path.join(args.output, "mirror.json"),
-        {
+        args.output,
+        args.checkpoint_every,
+        "mirror",
+        {"encoder.keras": encoder, "sentence_encoder.keras": sentence_encoder},
+        vocabulary,
+        "mirror.json",
+        lambda history: {
             "encoder": os.fspath(args.encoder),
             "texts": os.fspath(args.texts),
             "num_texts": len(texts),
@@ -165,5 +145,14 @@ def run(args: argparse.Namespace) -> int:
             "final_loss": float(history.history["loss"][-1]),
         },
     )
+    if args.export_savedmodel:
+        from serving.export import ExportOptions, export_for_serving
+
+        export_for_serving(
+            sentence_encoder,
+            tokenizer,
+            os.path.join(args.output, "serving", "sentence_encoder"),
+            ExportOptions(sequence_length=settings["sequence_length"]),
+        )
     print(f"Wrote encoder.keras and sentence_encoder.keras to {args.output}")
     return 0

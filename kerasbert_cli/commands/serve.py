@@ -1,6 +1,6 @@
 """``kerasbert serve``: a local ``tensorflow_model_server``, same flags and files.
 
-Also runnable without the CLI as ``python -m kerasbert.commands.serve ...``.
+Also runnable without the CLI as ``python -m kerasbert_cli.commands.serve ...``.
 The flags are TF Serving's (``--port``, ``--rest_api_port``,
 ``--model_name``, ``--model_base_path``, ``--model_config_file``,
 ``--enable_batching``, ``--batching_parameters_file``,
@@ -238,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     main_parser = argparse.ArgumentParser(
-        prog="python -m kerasbert.commands.serve",
+        prog="python -m kerasbert_cli.commands.serve",
         description="A local tensorflow_model_server: same flags, files and APIs.",
     )
     add_arguments(main_parser)

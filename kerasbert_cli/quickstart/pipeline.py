@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kerasbert.quickstart.corpus import harvest_documents
-from tfrecords_tools.atomic import atomic_write
+from kerasbert.atomic_files import atomic_write
+from kerasbert_cli.quickstart.corpus import harvest_documents
 
 #: Every ``VALID_EVERY``-th document is held out for evaluation.
 VALID_EVERY = 20
@@ -89,8 +89,8 @@ class QuickstartConfig:
             # A few minutes of training is far from overfitting, and dropout
             # slows learning (E=64, lr 2e-3: training MLM accuracy 0.073 without
             # dropout vs 0.053 with 0.1 after 600 steps).
-            "dropout": 0.0,
-            "attention_dropout": 0.0,
+            "dropout_rate": 0.0,
+            "attention_dropout_rate": 0.0,
         }
 
 
@@ -210,20 +210,21 @@ def pretrain(config: QuickstartConfig, work: Path):
     from kerasbert.pretraining import build_pretrainer
     from kerasbert.training import Trainer, TrainerConfig
 
-    files, lengths = read_build(work / "records" / "train")
-    vocabulary_size = len((work / "vocab.txt").read_text(encoding="utf-8").splitlines())
+    records = read_build(work / "records" / "train")
     options = tuned_options()
     options.deterministic = True  # a resumed run replays the same batches
     dataset = pretraining_dataset(
-        files,
+        records.files,
         config.batch_size,
-        lengths,
+        records.lengths,
         seed=config.seed,
         repeat=True,
         options=options,
     )
     trainer = Trainer(
-        lambda: build_pretrainer("albert", config.encoder_config(vocabulary_size)),
+        lambda: build_pretrainer(
+            "albert", config.encoder_config(records.vocabulary_size)
+        ),
         TrainerConfig(
             total_steps=config.steps,
             learning_rate=config.learning_rate,

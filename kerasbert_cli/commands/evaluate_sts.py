@@ -42,18 +42,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kerasbert.atomic_files import write_json_atomically
     from kerasbert.evaluation import TextEmbedder, evaluate_sts, read_sts
-    from kerasbert.evaluation.loading import (
-        as_encoder,
-        default_vocabulary,
-        load_model,
-    )
+    from kerasbert.evaluation.loading import default_vocabulary
+    from kerasbert.loading import as_encoder, load
     from kerasbert.models.sentence_encoder import SentenceEncoder
     from kerasbert.tokenizers import load_tokenizer
-    from kerasbert.training.reporting import write_json
 
     pairs = read_sts(args.data)
-    model = load_model(args.model)
+    model = load(args.model)
     encoder = as_encoder(model)
     if isinstance(model, SentenceEncoder) and args.pooling in (None, model.pooling):
         sentence_encoder = model
@@ -82,5 +79,5 @@ def run(args: argparse.Namespace) -> int:
         f"Pearson {result['pearson']:.2f}"
     )
     if args.json:
-        write_json(args.json, result)
+        write_json_atomically(args.json, result)
     return 0

@@ -33,7 +33,7 @@ SIZE_OPTIONS: dict[str, tuple[str, type]] = {
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from kerasbert.quickstart.pipeline import QuickstartConfig
+    from kerasbert_cli.quickstart.pipeline import QuickstartConfig
 
     defaults = QuickstartConfig()
     parser = subparsers.add_parser(
@@ -106,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from kerasbert.quickstart import demo, pipeline
-    from kerasbert.training.reporting import write_json
+    from kerasbert.atomic_files import write_json_atomically
+    from kerasbert_cli.quickstart import demo, pipeline
 
     sizes = {
         name.replace("-", "_"): getattr(args, name.replace("-", "_"))
@@ -198,7 +198,7 @@ def _run(args: argparse.Namespace) -> int:
         "stage_seconds": stages.seconds,
         "total_seconds": round(time.perf_counter() - began, 1),
     }
-    write_json(work / "summary.json", summary)
+    write_json_atomically(work / "summary.json", summary)
     print(
         f"\nDone in {summary['total_seconds']:.0f} s. Loss plot: "
         f"{work / 'pretrain' / 'history.png'}; summary: {work / 'summary.json'}"

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from serving.config_files import BatchingParameters
 
 TASKS = ("encoder", "sentence_encoder", "classifier", "token_classifier", "qa", "mlm")
 
@@ -27,7 +31,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model", type=Path, help="a saved .keras model")
+    source.add_argument(
+        "--model",
+        type=Path,
+        help="a saved .keras model, or any checkpoint kerasbert.load reads "
+        "(a Hugging Face dir, TF1 or keras-hub checkpoint gives an Encoder)",
+    )
     source.add_argument("--preset", help="preset architecture, random weights")
     parser.add_argument(
         "--task",
@@ -60,20 +69,50 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--max-predictions", type=int, default=8, help="MLM masks scored per text"
     )
     parser.add_argument("--labels", help="comma-separated class names (classify)")
+    add_batching_flags(parser)
+    parser.add_argument("--seed", type=int, default=0, help="for --preset weights")
+    parser.set_defaults(func=run)
+
+
+def add_batching_flags(parser: argparse.ArgumentParser) -> None:
+    """The kit's ``batching_parameters`` flags, defaults from ``EXPORT_BATCHING``.
+
+    ``batching_from_flags`` reads them back.
+    """
+    from serving.config_files import EXPORT_BATCHING
+
     parser.add_argument(
-        "--max-batch-size", type=int, default=32, help="for batching_parameters"
+        "--max-batch-size",
+        type=int,
+        default=EXPORT_BATCHING.max_batch_size,
+        help="for batching_parameters",
     )
     parser.add_argument(
-        "--batch-timeout-ms", type=float, default=2.0, help="for batching_parameters"
+        "--batch-timeout-ms",
+        type=float,
+        default=EXPORT_BATCHING.batch_timeout_micros / 1000,
+        help="for batching_parameters",
     )
     parser.add_argument(
         "--num-batch-threads",
         type=int,
-        default=2,
+        default=EXPORT_BATCHING.num_batch_threads,
         help="threads forming and running batches",
     )
-    parser.add_argument("--seed", type=int, default=0, help="for --preset weights")
-    parser.set_defaults(func=run)
+
+
+def batching_from_flags(args: argparse.Namespace) -> BatchingParameters:
+    """``EXPORT_BATCHING`` with the values of ``add_batching_flags``' flags."""
+    import dataclasses
+
+    from serving.config_files import EXPORT_BATCHING
+
+    return dataclasses.replace(
+        EXPORT_BATCHING,
+        max_batch_size=args.max_batch_size,
+        batch_timeout_micros=round(args.batch_timeout_ms * 1000),
+        num_batch_threads=args.num_batch_threads,
+    )
 
 
 def build_preset_model(preset: str, task: str, vocabulary_size: int, num_classes: int):
@@ -88,7 +127,10 @@ def build_preset_model(preset: str, task: str, vocabulary_size: int, num_classes
     )
 
     encoder = Encoder.from_preset(
-        preset, vocabulary_size=vocabulary_size, dropout=0.0, attention_dropout=0.0
+        preset,
+        vocabulary_size=vocabulary_size,
+        dropout_rate=0.0,
+        attention_dropout_rate=0.0,
     )
     builders = {
         "encoder": lambda: encoder,
@@ -107,14 +149,12 @@ def _usage_error(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
-
     import keras
 
-    import kerasbert.models  # noqa: F401  (registers the classes load_model needs)
     from kerasbert.finetuning.text_model import TextTaskModel
+    from kerasbert.loading import load
     from kerasbert.tokenizers import load_tokenizer
-    from serving.export import EXPORT_BATCHING, ExportOptions, export_for_serving
+    from serving.export import ExportOptions, export_for_serving
 
     if args.tokenizer is None and not args.model:
         return _usage_error("--preset needs --tokenizer.")
@@ -125,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
     if args.model:
         print(f"Loading {args.model} ...", flush=True)
-        model = keras.saving.load_model(args.model)
+        model = load(args.model)
         if tokenizer is None and not isinstance(model, TextTaskModel):
             return _usage_error(
                 f"{args.model} holds a {type(model).__name__}, which needs "
@@ -140,12 +180,7 @@ def run(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         max_predictions=args.max_predictions,
         labels=args.labels.split(",") if args.labels else None,
-        batching=dataclasses.replace(
-            EXPORT_BATCHING,
-            max_batch_size=args.max_batch_size,
-            batch_timeout_micros=round(args.batch_timeout_ms * 1000),
-            num_batch_threads=args.num_batch_threads,
-        ),
+        batching=batching_from_flags(args),
     )
     result = export_for_serving(
         model,

@@ -1,8 +1,4 @@
-"""Shared helpers of the pretraining tests: a tiny record build and CLI runs.
-
-Holds no tests itself; ``test_pretrain_*``, ``test_trainer*`` and
-``test_distributed*`` import it.
-"""
+"""A tiny record build and ``kerasbert pretrain`` runs, for the pretraining tests."""
 
 from __future__ import annotations
 
@@ -17,7 +13,8 @@ import numpy as np
 WORDS = [f"w{i}" for i in range(60)]
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 MASK_ID = SPECIAL_TOKENS.index("[MASK]")
-TINY_ENCODER = {
+# bert_tiny's two blocks narrowed to width 32 (2 heads, feed-forward 64).
+BERT_TINY_H32 = {
     "hidden_size": 32,
     "num_heads": 2,
     "intermediate_size": 64,
@@ -56,7 +53,7 @@ def pretrain_args(
     build: Path, vocab: Path, output: Path, steps: int, **encoder_overrides
 ) -> list[str]:
     """Flags of a tiny ``kerasbert pretrain`` run (global batch 8)."""
-    encoder = {**TINY_ENCODER, **encoder_overrides}
+    encoder = {**BERT_TINY_H32, **encoder_overrides}
     return [
         "--data", str(build), "--vocab", str(vocab), "--output-dir", str(output),
         "--preset", "bert_tiny", "--encoder", json.dumps(encoder),
@@ -74,7 +71,7 @@ def run_pretrain(
     """
     code = (
         f"import sys\n{prelude}\n"
-        "from kerasbert.commands.pretrain import main\nsys.exit(main(sys.argv[1:]))"
+        "from kerasbert_cli.commands.pretrain import main\nsys.exit(main(sys.argv[1:]))"
     )
     return subprocess.run(
         [sys.executable, "-c", code, *args],

@@ -1,4 +1,11 @@
-"""Text files and strings to packed encoder inputs."""
+"""Text files and strings to packed encoder inputs, in-graph.
+
+The input side of everything that trains or runs on raw text: distillation,
+Mirror-BERT, text embedding and the fine-tuning tasks. ``pack_texts`` is the
+one packing of texts (and pairs) as ``[CLS] A [SEP] (B [SEP])``; the
+fine-tuned ``TextTaskModel`` runs it inside its graph, so a served model sees
+what it was trained on.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,8 @@ from typing import Any
 import tensorflow as tf
 
 from kerasbert.tokenizers import InputPacker
+
+Features = dict[str, tf.Tensor]
 
 
 def read_lines(path: str | os.PathLike, limit: int | None = None) -> list[str]:
@@ -33,26 +42,50 @@ def read_lines(path: str | os.PathLike, limit: int | None = None) -> list[str]:
 
 def pack_texts(
     tokenizer: Any,
+    packer: InputPacker,
     texts: Sequence[str] | tf.Tensor,
-    sequence_length: int,
-    input_names: Sequence[str],
-) -> dict[str, tf.Tensor]:
-    """Tokenizes and packs single-segment texts as ``[CLS] text [SEP] [PAD]...``.
+    pairs: Sequence[str] | tf.Tensor | None = None,
+) -> Features:
+    """Texts ``[B]`` (and ``[B]`` pairs) -> int32 features ``[B, S]``.
 
-    Usable eagerly and inside ``tf.data.Dataset.map``.
+    Usable eagerly, inside ``tf.data.Dataset.map`` and inside a model's graph.
 
     Args:
         tokenizer: a kerasbert tokenizer (``tokenize``, ``cls_id``, ...).
-        texts: ``[batch]`` strings.
-        sequence_length: the packed length (longer texts are truncated).
+        packer: packs the token ids to ``S`` (longer texts are truncated).
+        texts: ``[B]`` strings, the first segments.
+        pairs: ``[B]`` strings, the second segments, or None.
+
+    Returns:
+        ``input_ids``, ``input_mask``, ``segment_ids``: int32 ``[B, S]``.
+    """
+    segments = [tokenizer.tokenize(texts)]
+    if pairs is not None:
+        segments.append(tokenizer.tokenize(pairs))
+    return {name: tf.cast(value, tf.int32) for name, value in packer(*segments).items()}
+
+
+def encoder_inputs(
+    tokenizer: Any,
+    texts: Sequence[str] | tf.Tensor,
+    sequence_length: int,
+    input_names: Sequence[str],
+) -> Features:
+    """Single-segment texts packed as ``[CLS] text [SEP] [PAD]...`` for an encoder.
+
+    Args:
+        tokenizer: a kerasbert tokenizer.
+        texts: ``[B]`` strings.
+        sequence_length: the packed length ``S``.
         input_names: the encoder's ``input_names``; ``segment_ids`` is
             dropped when the encoder has no segment embeddings.
 
     Returns:
-        ``{name: int32 [batch, sequence_length]}`` for each of ``input_names``.
+        ``{name: int32 [B, S]}`` for each of ``input_names``.
     """
-    packer = InputPacker.for_tokenizer(tokenizer, sequence_length)
-    packed = packer(tokenizer.tokenize(texts))
+    packed = pack_texts(
+        tokenizer, InputPacker.for_tokenizer(tokenizer, sequence_length), texts
+    )
     return {name: packed[name] for name in input_names}
 
 

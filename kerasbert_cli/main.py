@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from kerasbert.commands import (
+from kerasbert_cli.commands import (
     convert,
     distill,
     evaluate_sts,

@@ -1,4 +1,12 @@
-"""A stack of transformer blocks whose parameters are shared in groups."""
+"""The encoder's stack of transformer blocks, parameters shared in groups.
+
+One block (keras-hub's ``TransformerEncoder``) is an attention sublayer and a
+feed-forward sublayer (``attention.py``, ``feed_forward.py``); this module
+holds the whole stack. Its class keeps the name ``SharedTransformerEncoder``:
+Keras files address the weights of a functional model's layers by class name
+(``layers/shared_transformer_encoder/...``), so a new name would orphan the
+weights of every ``.keras`` encoder saved so far.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +14,7 @@ import keras
 
 from kerasbert.layers.attention import SelfAttentionBlock
 from kerasbert.layers.feed_forward import FeedForwardBlock
+from kerasbert.layers.renamed_arguments import LoadsRenamedArguments
 
 SHARED_COMPONENTS = ("all", "attention", "feed_forward")
 
@@ -16,7 +25,7 @@ def group_of_layer(layer_index: int, num_layers: int, num_groups: int) -> int:
 
 
 @keras.saving.register_keras_serializable(package="kerasbert")
-class SharedTransformerEncoder(keras.layers.Layer):
+class SharedTransformerEncoder(LoadsRenamedArguments, keras.layers.Layer):
     """``num_layers`` transformer blocks computed with ``num_groups`` parameter sets.
 
     Block ``i`` uses parameter group ``floor(i * num_groups / num_layers)``, so
@@ -25,6 +34,10 @@ class SharedTransformerEncoder(keras.layers.Layer):
     groups share, as in the ALBERT paper's ablation: ``"all"`` shares attention
     and feed-forward sublayers, ``"attention"`` shares only attention (each
     block keeps its own feed-forward), ``"feed_forward"`` only feed-forward.
+
+    The blocks work on tokens flattened to ``[batch * seq, hidden_size]``
+    (2-D dense layers fuse with their bias and activation); that layout is
+    private to this layer, whose inputs and outputs are ``[batch, seq, H]``.
 
     Call arguments:
         inputs: ``[batch, seq, hidden_size]`` embeddings.
@@ -52,8 +65,8 @@ class SharedTransformerEncoder(keras.layers.Layer):
         num_groups: int | None = None,
         shared_components: str = "all",
         hidden_activation: str = "gelu",
-        dropout: float = 0.1,
-        attention_dropout: float = 0.1,
+        dropout_rate: float = 0.1,
+        attention_dropout_rate: float = 0.1,
         layer_norm_epsilon: float = 1e-12,
         norm_first: bool = False,
         initializer_range: float = 0.02,
@@ -77,15 +90,15 @@ class SharedTransformerEncoder(keras.layers.Layer):
         self.num_groups = num_groups
         self.shared_components = shared_components
         self.hidden_activation = hidden_activation
-        self.dropout_rate = dropout
-        self.attention_dropout_rate = attention_dropout
+        self.dropout_rate = dropout_rate
+        self.attention_dropout_rate = attention_dropout_rate
         self.layer_norm_epsilon = layer_norm_epsilon
         self.norm_first = norm_first
         self.initializer_range = initializer_range
 
         common = dict(
             hidden_size=hidden_size,
-            dropout=dropout,
+            dropout_rate=dropout_rate,
             layer_norm_epsilon=layer_norm_epsilon,
             norm_first=norm_first,
             initializer_range=initializer_range,
@@ -94,7 +107,7 @@ class SharedTransformerEncoder(keras.layers.Layer):
         self.attention_blocks = [
             SelfAttentionBlock(
                 num_heads=num_heads,
-                attention_dropout=attention_dropout,
+                attention_dropout_rate=attention_dropout_rate,
                 name=f"attention_{g}",
                 **common,
             )
@@ -190,8 +203,8 @@ class SharedTransformerEncoder(keras.layers.Layer):
             num_groups=self.num_groups,
             shared_components=self.shared_components,
             hidden_activation=self.hidden_activation,
-            dropout=self.dropout_rate,
-            attention_dropout=self.attention_dropout_rate,
+            dropout_rate=self.dropout_rate,
+            attention_dropout_rate=self.attention_dropout_rate,
             layer_norm_epsilon=self.layer_norm_epsilon,
             norm_first=self.norm_first,
             initializer_range=self.initializer_range,

@@ -1,4 +1,4 @@
-"""Helpers shared by the checkpoint tests, and tests of the mapping engine itself."""
+"""The mapping engine: codecs, loading by rules, exporting by rules."""
 
 import numpy as np
 import pytest
@@ -13,59 +13,6 @@ from kerasbert.checkpoints.mapping import (
     offset_rows,
     variable_arrays,
 )
-
-TINY = dict(
-    vocabulary_size=99,
-    num_layers=2,
-    num_heads=4,
-    hidden_size=32,
-    intermediate_size=48,
-    max_sequence_length=24,
-    dropout=0.0,
-    attention_dropout=0.0,
-)
-
-
-def randomize(model, seed: int = 0) -> None:
-    """Gives every variable distinct random values (no all-ones LayerNorms)."""
-    rng = np.random.default_rng(seed)
-    for variable in model.weights:
-        variable.assign(rng.normal(0.0, 0.2, variable.shape).astype(np.float32))
-
-
-def padded_batch(
-    vocabulary_size: int,
-    length: int = 12,
-    batch: int = 4,
-    segments: int = 2,
-    pad_id: int = 0,
-    seed: int = 0,
-) -> dict[str, np.ndarray]:
-    """int32 inputs with different right-padding per row; real ids avoid ``pad_id``."""
-    rng = np.random.default_rng(seed)
-    lengths = np.array([length, length - 3, 5, 2][:batch])
-    mask = (np.arange(length)[None, :] < lengths[:, None]).astype(np.int32)
-    ids = rng.integers(2, vocabulary_size, size=(batch, length)).astype(np.int32)
-    inputs = {"input_ids": np.where(mask == 1, ids, pad_id), "input_mask": mask}
-    if segments:
-        segment_ids = rng.integers(0, segments, size=(batch, length)).astype(np.int32)
-        inputs["segment_ids"] = segment_ids * mask
-    return inputs
-
-
-def assert_same_weights(first, second) -> None:
-    """Bit-exact equality of every variable, matched by path."""
-    a, b = variable_arrays(first), variable_arrays(second)
-    assert sorted(a) == sorted(b)
-    for path in a:
-        assert a[path].dtype == b[path].dtype, path
-        assert np.array_equal(a[path], b[path]), path
-
-
-def max_difference(actual, expected, mask) -> float:
-    """Largest |actual - expected| over the real (mask == 1) tokens."""
-    real = np.asarray(mask).astype(bool)
-    return float(np.abs(np.asarray(actual)[real] - np.asarray(expected)[real]).max())
 
 
 def test_codecs_invert_exactly():

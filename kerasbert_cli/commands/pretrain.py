@@ -164,12 +164,11 @@ def build_inputs(settings: dict[str, Any]):
         read_build,
         tuned_options,
     )
-    from tfrecords_tools.builder import MANIFEST
     from tfrecords_tools.tokenization import TextTokenizer
 
-    files, lengths = read_build(settings["data"])
-    manifest = json.loads((Path(settings["data"]) / MANIFEST).read_text())
-    vocabulary_size, mask_id, masking = manifest["vocab_size"], None, None
+    records = read_build(settings["data"])
+    lengths, vocabulary_size = records.lengths, records.vocabulary_size
+    mask_id, masking = None, None
     if settings["vocab"]:
         tokenizer = TextTokenizer(settings["vocab"])
         if tokenizer.vocabulary_size != vocabulary_size:
@@ -198,7 +197,7 @@ def build_inputs(settings: dict[str, Any]):
     options = tuned_options()
     options.deterministic = True
     dataset = pretraining_dataset(
-        files,
+        records.files,
         settings["batch_size"],
         lengths,
         shuffle_buffer=settings["shuffle_buffer"],

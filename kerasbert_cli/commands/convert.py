@@ -22,7 +22,7 @@ head) and writes a ``MaskedLanguageModel`` instead of the bare encoder.
 Exit status: 0 done, 1 the conversion failed or DST was refused (nothing
 written), 2 the arguments do not go together.
 
-Also runnable without the CLI as ``python -m kerasbert.commands.convert ...``.
+Also runnable without the CLI as ``python -m kerasbert_cli.commands.convert ...``.
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ def _check_destinations(args: argparse.Namespace) -> None:
             wrong kind, or has a file for a parent.
         ValueError: ``--overwrite`` would delete SRC (it lies inside DST).
     """
-    from kerasbert.checkpoints.files import check_destination
+    from kerasbert.atomic_files import check_destination
 
     if args.overwrite and args.destination.resolve() in args.source.resolve().parents:
         raise ValueError(
@@ -218,7 +218,7 @@ def _check_destinations(args: argparse.Namespace) -> None:
 
 def _write(args: argparse.Namespace, model: keras.Model, path: Path) -> None:
     """Writes ``model`` at ``path`` in the format DST is to have."""
-    from kerasbert.checkpoints.files import save_keras_atomically
+    from kerasbert.atomic_files import save_keras_atomically
     from kerasbert.checkpoints.formats import write_encoder
     from kerasbert.checkpoints.hf_masked_lm import save_hf_masked_lm
 
@@ -263,7 +263,8 @@ def _write_destination(args: argparse.Namespace, model: keras.Model) -> list[str
     Returns:
         The tokenizer files copied (into DST, or beside a .keras DST).
     """
-    from kerasbert.checkpoints.files import copy_assets, staged_path
+    from kerasbert.atomic_files import staged_path
+    from kerasbert.checkpoints.files import copy_assets
 
     as_file = args.target_format in _FILE_FORMATS
     with staged_path(
@@ -315,7 +316,7 @@ def run(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     main_parser = argparse.ArgumentParser(
-        prog="python -m kerasbert.commands.convert",
+        prog="python -m kerasbert_cli.commands.convert",
         description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
