@@ -32,9 +32,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: One measurement, run in a subprocess whose ``sys.path`` starts at a tree.
 _MEASURE = r"""
-import json, os, sys, time
+import json, os, sys
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 import keras, numpy as np, tensorflow as tf
+from benchmarks.common import median, time_call
 from benchmarks.train_step import kerasbert_step, random_features
 from kerasbert import Encoder
 case, batch, length, steps = sys.argv[1], *map(int, sys.argv[2:5])
@@ -47,12 +48,7 @@ if case == "forward":
     run = lambda: step(inputs).numpy()
 else:
     run = kerasbert_step(features, xla=False, steps=1)
-for _ in range(2):
-    run()
-times = []
-for _ in range(steps):
-    start = time.perf_counter(); run(); times.append(time.perf_counter() - start)
-print(json.dumps({"seconds": sorted(times)[len(times) // 2]}))
+print(json.dumps({"seconds": median(time_call(run, steps, warmup=2))}))
 """
 
 

@@ -6,8 +6,9 @@ CLI's ``--help`` do not pay TensorFlow's start-up cost until a model is used.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from kerasbert.lazy_exports import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -51,16 +52,4 @@ if TYPE_CHECKING:
         TokenClassifier,
     )
 
-
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"kerasbert.{name}")
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'kerasbert' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, _SUBMODULES)

@@ -27,11 +27,6 @@ ASSET_FILES = (
 )
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Writes ``data`` as indented JSON (call inside ``staged_directory``)."""
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
 def read_json(path: Path) -> dict[str, Any]:
     """Reads a JSON object, with the file named in any error."""
     if not path.is_file():

@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from kerasbert.atomic_files import staged_directory
-from kerasbert.checkpoints.files import read_json, write_json
+from kerasbert.atomic_files import staged_directory, write_json_atomically
+from kerasbert.checkpoints.files import read_json
 from kerasbert.checkpoints.hf_architectures import HF_ARCHITECTURES
 from kerasbert.checkpoints.layouts import (
     GOOGLE_NAMING,
@@ -346,5 +346,5 @@ def save_google(
             f'model_checkpoint_path: "{spec.checkpoint_name}"\n'
             f'all_model_checkpoint_paths: "{spec.checkpoint_name}"\n'
         )
-        write_json(scratch / spec.config_name, config)
+        write_json_atomically(scratch / spec.config_name, config, sort_keys=True)
     return Path(path)

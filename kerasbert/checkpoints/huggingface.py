@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from kerasbert.atomic_files import staged_directory
-from kerasbert.checkpoints.files import read_json, write_json
+from kerasbert.atomic_files import staged_directory, write_json_atomically
+from kerasbert.checkpoints.files import read_json
 from kerasbert.checkpoints.hf_architectures import HF_ARCHITECTURES, hf_architecture
 from kerasbert.checkpoints.layouts import encoder_rules, infer_architecture
 from kerasbert.checkpoints.mapping import export_tensors, load_into
@@ -177,7 +177,7 @@ def write_hf_files(
         save_file(
             tensors, str(scratch / "model.safetensors"), metadata={"format": "pt"}
         )
-        write_json(scratch / "config.json", config)
+        write_json_atomically(scratch / "config.json", config, sort_keys=True)
     return Path(path)
 
 

@@ -7,8 +7,9 @@ the record builder's worker processes build on it.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from kerasbert.lazy_exports import lazy_attributes
 
 _EXPORTS = {
     "DynamicMasking": "kerasbert.data.dynamic_masking",
@@ -48,14 +49,4 @@ if TYPE_CHECKING:
         text_batches,
     )
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'kerasbert.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)

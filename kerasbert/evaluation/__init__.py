@@ -7,8 +7,9 @@ fine-tuning metrics build on it).
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from kerasbert.lazy_exports import lazy_attributes
 
 _EXPORTS = {
     "TextEmbedder": "kerasbert.evaluation.embedding",
@@ -37,14 +38,4 @@ if TYPE_CHECKING:
         read_sts,
     )
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'kerasbert.evaluation' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
