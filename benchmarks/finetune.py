@@ -85,6 +85,7 @@ from benchmarks.finetune_data import (
 from benchmarks.finetune_hf import run_hf
 from benchmarks.finetune_keras_hub import run_keras_hub
 from benchmarks.finetune_report import render_markdown, task_summary
+from kerasbert.atomic_files import write_json_atomically
 
 WORKERS: dict[str, Callable[[dict], dict]] = {
     "hf": run_hf,
@@ -176,7 +177,26 @@ def run_command(spec: dict, workdir: Path, timeout: float | None) -> dict:
     else:
         record["error"] = log[-3000:]
     remove_model_files(Path(spec["output"]))
+    if "metrics" in record:
+        write_json_atomically(record_path(spec), {"spec": spec, **record})
     return record
+
+
+def record_path(spec: dict) -> Path:
+    return Path(spec["output"]).with_suffix(".record.json")
+
+
+def kept_record(spec: dict) -> dict | None:
+    """The finished record of the same spec from an earlier run with this
+    ``--workdir`` (a rerun only runs what is missing or failed), else None."""
+    path = record_path(spec)
+    if not path.exists():
+        return None
+    kept = json.loads(path.read_text())
+    if kept.pop("spec") != spec:
+        return None
+    print(f"reusing {path}", flush=True)
+    return kept
 
 
 def remove_model_files(directory: Path) -> None:
@@ -287,7 +307,9 @@ def run_all(args, workdir: Path) -> list[dict]:
                         "seed": seed,
                         "output": str(workdir / "runs" / name),
                     }
-                    record = run_command(spec, workdir / "runs", args.timeout)
+                    record = kept_record(spec) or run_command(
+                        spec, workdir / "runs", args.timeout
+                    )
                     record.update(
                         round=round_index,
                         group=group,
@@ -379,7 +401,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=str(RESULTS_DIR / "finetune"),
         help="result path without suffix (writes .json and .md)",
     )
-    parser.add_argument("--workdir", help="keep the runs here (default: a temp dir)")
+    parser.add_argument(
+        "--workdir",
+        help="keep the runs here (default: a temp dir); a rerun with the same "
+        "workdir reuses the finished runs of identical specs",
+    )
     return parser
 
 
