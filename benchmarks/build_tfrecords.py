@@ -21,6 +21,11 @@ dropped, so documents are article sections and lines paragraphs.
 Optionally (``--fit-steps``) it also times a small ``model.fit`` on the built
 records with default ``tf.data.Options`` vs ``kerasbert.data.tuned_options``.
 
+``--runner beam`` instead compares the Beam pipeline (DirectRunner,
+multi-process, 1 and 2 workers) with the local builder (1 and 2 processes) on
+the corpus and a ``--scale``x copy (tf-models-official on the 1x corpus only),
+and checks that Beam wrote the local builder's shards (``beam_benchmark``).
+
     python benchmarks/build_tfrecords.py --corpus ../shared/data/wikitext-2/train.txt \\
         --vocab VOCAB.txt --out /tmp/bench --peer-path /tmp/peer
 """
@@ -72,20 +77,22 @@ def preprocess(corpus: Path, target: Path) -> dict[str, int]:
     return {"input_lines": lines, "paragraphs": paragraphs}
 
 
-def _tree_memory_kib(root: int) -> tuple[int, int]:
-    """Summed VmRSS and the largest VmHWM (peak RSS), in KiB, of ``root``'s tree."""
-    total, largest, stack = 0, 0, [root]
+def _tree_memory_kib(root: int) -> tuple[int, int, dict[int, int]]:
+    """Summed VmRSS, the largest VmHWM (peak RSS), and each process's VmHWM,
+    in KiB, of ``root``'s tree."""
+    total, largest, stack, peaks = 0, 0, [root], {}
     while stack:
         pid = stack.pop()
         try:
             status = Path(f"/proc/{pid}/status").read_text()
             total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
-            largest = max(largest, int(re.search(r"VmHWM:\s+(\d+)", status).group(1)))
+            peaks[pid] = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))
+            largest = max(largest, peaks[pid])
             for task in Path(f"/proc/{pid}/task").iterdir():
                 stack += map(int, (task / "children").read_text().split())
         except (FileNotFoundError, ProcessLookupError, AttributeError):
             continue
-    return total, largest
+    return total, largest, peaks
 
 
 def run_measured(command: list[str], env: dict[str, str]) -> dict[str, float]:
@@ -93,30 +100,43 @@ def run_measured(command: list[str], env: dict[str, str]) -> dict[str, float]:
 
     Both memory figures are sampled from /proc every 20 ms: the peak of the
     summed RSS of the process tree, and the largest per-process high-water mark
-    (VmHWM, exact for each process sampled while alive).
+    (VmHWM, exact for each process sampled while alive); also the main
+    process's peak and the largest peak among its descendants (the workers).
     """
     start = time.perf_counter()
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    tree_peak = largest = 0
-    while process.poll() is None:
-        tree, hwm = _tree_memory_kib(process.pid)
-        tree_peak, largest = max(tree_peak, tree), max(largest, hwm)
-        time.sleep(0.02)
-    wall = time.perf_counter() - start
-    if process.returncode:
-        raise RuntimeError(
-            f"{command[:4]} failed:\n{process.stderr.read().decode()[-3000:]}"
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=stderr
         )
+        tree_peak = largest = 0
+        peaks: dict[int, int] = {}
+        while process.poll() is None:
+            tree, hwm, sampled = _tree_memory_kib(process.pid)
+            tree_peak, largest = max(tree_peak, tree), max(largest, hwm)
+            for pid, peak in sampled.items():
+                peaks[pid] = max(peaks.get(pid, 0), peak)
+            time.sleep(0.02)
+        wall = time.perf_counter() - start
+        if process.returncode:
+            stderr.seek(0)
+            raise RuntimeError(
+                f"{command[:4]} failed:\n{stderr.read().decode()[-3000:]}"
+            )
+    workers = [peak for pid, peak in peaks.items() if pid != process.pid]
     return {
         "wall_s": wall,
         "tree_peak_rss_mib": tree_peak / 1024,
         "max_process_rss_mib": largest / 1024,
+        "main_process_rss_mib": peaks.get(process.pid, 0) / 1024,
+        "max_worker_rss_mib": max(workers, default=0) / 1024,
     }
 
 
-def kerasbert_run(corpus: Path, vocab: Path, out: Path, workers: int) -> dict:
+def kerasbert_run(
+    corpus: Path, vocab: Path, out: Path, workers: int, runner: str = "local"
+) -> dict:
+    """``tfrecords-tools build`` with ``workers`` processes (local) or Beam
+    DirectRunner multi-process workers (``runner="beam"``)."""
     shutil.rmtree(out, ignore_errors=True)
     command = [
         sys.executable, "-m", "tfrecords_tools.cli", "build", str(corpus),
@@ -128,6 +148,11 @@ def kerasbert_run(corpus: Path, vocab: Path, out: Path, workers: int) -> dict:
         "--short-seq-prob", str(SETTINGS["short_seq_prob"]),
         "--seed", str(SETTINGS["seed"]), "--workers", str(workers),
     ]  # fmt: skip
+    if runner == "beam":
+        command += [
+            "--runner", "beam", "--", "--direct_running_mode=multi_processing",
+            f"--direct_num_workers={workers}",
+        ]  # fmt: skip
     result = run_measured(command, dict(os.environ))
     manifest = json.loads((out / "manifest.json").read_text())
     result["examples"] = manifest["totals"]["examples"]
@@ -155,6 +180,19 @@ def peer_run(corpus: Path, vocab: Path, out: Path, peer_path: Path) -> dict:
     result["examples"] = sum(1 for _ in iter_records(target))
     target.unlink()
     return result
+
+
+def summarize_runs(results: list[dict], memory_keys: tuple[str, ...]) -> dict:
+    """Examples, and the median over repeats of wall time, examples/s and each
+    memory figure in ``memory_keys`` (keys ``median_<figure>``)."""
+    summary = {
+        "examples": results[0]["examples"],
+        "median_wall_s": median([r["wall_s"] for r in results]),
+        "median_examples_per_s": median([r["examples"] / r["wall_s"] for r in results]),
+    }
+    for key in memory_keys:
+        summary[f"median_{key}"] = median([r[key] for r in results])
+    return summary
 
 
 def label_balance(out: Path) -> float:
@@ -235,6 +273,138 @@ def measure_fit_options(out: Path, steps: int, repeats: int) -> dict:
     }
 
 
+def scaled_corpus(corpus: Path, target: Path, copies: int) -> Path:
+    """``copies`` copies of ``corpus``, a document break between them."""
+    text = corpus.read_bytes()
+    with open(target, "wb") as sink:
+        for _ in range(copies):
+            sink.write(text + b"\n")
+    return target
+
+
+def shard_hashes(out: Path) -> dict[str, str]:
+    manifest = json.loads((out / "manifest.json").read_text())
+    return {name: entry["sha256"] for name, entry in manifest["shards"].items()}
+
+
+def beam_benchmark(args: argparse.Namespace) -> None:
+    """The Beam runner (DirectRunner, 1 and 2 workers) beside the local builder.
+
+    On the preprocessed corpus and on ``--scale`` copies of it: per round,
+    the local builder with 1 and 2 processes, the Beam pipeline on the
+    multi-process DirectRunner with 1 and 2 workers, and tf-models-official
+    on the 1x corpus only (it holds every instance in memory). Reports
+    examples/s, peak RSS of the main process and of the largest worker, the
+    1 -> 2 worker scaling, and whether Beam wrote the local builder's shards.
+    """
+    load_before = os.getloadavg()
+    configs = [("local", 1), ("local", 2), ("beam", 1), ("beam", 2)]
+    runs: dict[str, list[dict]] = {}
+    identical: dict[str, bool] = {}
+    with tempfile.TemporaryDirectory(dir=args.out) as scratch:
+        base = Path(scratch) / "corpus-1x.txt"
+        corpus_info = preprocess(args.corpus, base)
+        corpora = {"1x": base}
+        if args.scale > 1:
+            target = Path(scratch) / f"corpus-{args.scale}x.txt"
+            corpora[f"{args.scale}x"] = scaled_corpus(base, target, args.scale)
+        for round_index in range(args.repeats):
+            print(f"round {round_index + 1}/{args.repeats}", flush=True)
+            for scale, corpus in corpora.items():
+                for runner, workers in configs:
+                    key = f"{scale} {runner} {workers}"
+                    out = args.out / f"{runner}-{workers}"
+                    result = kerasbert_run(corpus, args.vocab, out, workers, runner)
+                    runs.setdefault(key, []).append(result)
+                    print(key, result, flush=True)
+                local = shard_hashes(args.out / "local-1")
+                identical[scale] = all(
+                    shard_hashes(args.out / name) == local
+                    for name in ("local-2", "beam-1", "beam-2")
+                )
+                if scale == "1x" and not args.no_peer:
+                    key = "1x tf-models-official 1"
+                    result = peer_run(
+                        corpus, args.vocab, args.out / "peer", args.peer_path
+                    )
+                    runs.setdefault(key, []).append(result)
+                    print(key, result, flush=True)
+
+    summary = {
+        key: summarize_runs(
+            results,
+            ("tree_peak_rss_mib", "main_process_rss_mib", "max_worker_rss_mib"),
+        )
+        for key, results in runs.items()
+    }
+    scaling = {
+        f"{scale} {runner}": summary[f"{scale} {runner} 2"]["median_examples_per_s"]
+        / summary[f"{scale} {runner} 1"]["median_examples_per_s"]
+        for scale in corpora
+        for runner in ("local", "beam")
+    }
+    payload = {
+        "benchmark": "build_tfrecords_beam",
+        "corpus": str(args.corpus),
+        "corpus_info": corpus_info,
+        "scales": list(corpora),
+        "vocab": str(args.vocab),
+        "settings": {**SETTINGS, "task": "mlm-nsp", "chunk_mb": 1},
+        "beam_options": "--direct_running_mode=multi_processing --direct_num_workers=N",
+        "machine": machine_info(),
+        "versions": library_versions(
+            ["tensorflow", "tokenizers", "numpy", "apache-beam", "kerasbert"]
+        ),
+        "runs": runs,
+        "summary": summary,
+        "scaling_1_to_2_workers": scaling,
+        "beam_shards_identical_to_local": identical,
+        "load_average_1_5_15": {"start": load_before, "end": os.getloadavg()},
+    }
+    rows = [
+        [
+            key,
+            s["examples"],
+            f"{s['median_wall_s']:.1f}",
+            f"{s['median_examples_per_s']:.0f}",
+            f"{s['median_tree_peak_rss_mib']:.0f}",
+            f"{s['median_main_process_rss_mib']:.0f}",
+            f"{s['median_max_worker_rss_mib']:.0f}",
+        ]
+        for key, s in summary.items()
+    ]
+    markdown = (
+        f"# {args.name or 'build_tfrecords_beam'}\n\n"
+        f"BERT mlm-nsp TFRecords (seq 128, max_predictions 20, dupe 5, 1 MiB "
+        f"chunks) from `{args.corpus}` and {args.scale} copies of it: the local "
+        "builder (N processes) and the Beam pipeline on the DirectRunner "
+        "(`--direct_running_mode=multi_processing --direct_num_workers=N`), "
+        f"medians of {args.repeats} rounds, wall time from process start. "
+        "Worker RSS: the largest peak among the main process's descendants "
+        "(0: the work ran in the main process).\n\n"
+        + markdown_table(
+            [
+                "corpus, builder, workers",
+                "examples",
+                "wall s",
+                "examples/s",
+                "peak RSS, process tree (MiB)",
+                "peak RSS, main process (MiB)",
+                "peak RSS, largest worker (MiB)",
+            ],
+            rows,
+        )  # fmt: skip
+        + "\nScaling, examples/s with 2 workers over 1: "
+        + ", ".join(f"{k} {v:.2f}x" for k, v in scaling.items())
+        + f".\nBeam shards identical to the local builder's: {identical}.\n\n"
+        f"Machine: {payload['machine']['cpu']}, {payload['machine']['cores']} "
+        f"cores. Versions: {payload['versions']}. Load average (1/5/15 min) at "
+        f"start {load_before}, at end {payload['load_average_1_5_15']['end']}.\n"
+    )
+    write_results(args.name or "build_tfrecords_beam", payload, markdown)
+    print(markdown)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, required=True, help="raw text file")
@@ -254,13 +424,32 @@ def main() -> None:
         default=0,
         help="also time model.fit with default vs tuned options",
     )
+    parser.add_argument(
+        "--runner",
+        choices=("local", "beam"),
+        default="local",
+        help="beam: the Beam pipeline (DirectRunner, 1 and 2 workers) beside "
+        "the local builder (1 and 2 processes), on the corpus and --scale "
+        "copies of it (needs apache-beam: the [beam] extra)",
+    )
+    parser.add_argument(
+        "--scale", type=int, default=10, help="--runner beam: copies in the big corpus"
+    )
+    parser.add_argument(
+        "--no-peer", action="store_true", help="--runner beam: skip tf-models-official"
+    )
+    parser.add_argument("--name", help="results file name (default: by runner)")
     args = parser.parse_args()
     for path in (args.corpus, args.vocab):
         if not path.is_file():
             parser.error(f"not a file: {path}")
-    if not (args.peer_path / "official").is_dir():
+    peer_needed = args.runner == "local" or not args.no_peer
+    if peer_needed and not (args.peer_path / "official").is_dir():
         parser.error(f"tf-models-official not found under {args.peer_path}")
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.runner == "beam":
+        beam_benchmark(args)
+        return
     load_before = os.getloadavg()
 
     with tempfile.TemporaryDirectory(dir=args.out) as scratch:
@@ -278,21 +467,10 @@ def main() -> None:
             print({k: v[-1] for k, v in runs.items()}, flush=True)
     balance = label_balance(args.out / "kerasbert")
 
-    summary = {}
-    for name, results in runs.items():
-        summary[name] = {
-            "examples": results[0]["examples"],
-            "median_wall_s": median([r["wall_s"] for r in results]),
-            "median_examples_per_s": median(
-                [r["examples"] / r["wall_s"] for r in results]
-            ),
-            "median_tree_peak_rss_mib": median(
-                [r["tree_peak_rss_mib"] for r in results]
-            ),
-            "median_max_process_rss_mib": median(
-                [r["max_process_rss_mib"] for r in results]
-            ),
-        }
+    summary = {
+        name: summarize_runs(results, ("tree_peak_rss_mib", "max_process_rss_mib"))
+        for name, results in runs.items()
+    }
     ours, peer = summary["kerasbert"], summary["peer"]
     ratios = {
         "throughput_x": ours["median_examples_per_s"] / peer["median_examples_per_s"],
@@ -377,7 +555,7 @@ def main() -> None:
             + f"\nTuned ({fit['tuned_options']}) vs default: "
             f"{fit['tuned_speedup']:.2f}x.\n"
         )
-    write_results("build_tfrecords", payload, markdown)
+    write_results(args.name or "build_tfrecords", payload, markdown)
     print(markdown)
 
 

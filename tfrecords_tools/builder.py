@@ -1,4 +1,4 @@
-"""Parallel, deterministic, resumable pretraining-data builds.
+"""Parallel, deterministic, resumable pretraining-data builds (the local runner).
 
 ``build`` plans chunks (one scan of the input), then builds one shard per chunk
 in worker processes (``spawn``: no TensorFlow, no fork hazards). Shard names and
@@ -8,55 +8,31 @@ bytes depend only on input + vocabulary + settings, never on the worker count.
 input hashes, and per shard its example count, size, sha256 and skip counts.
 It is rewritten atomically after every finished shard, so a killed build
 restarts with the shards that are complete and intact; leftover temporary
-files of the killed run are deleted.
+files of the killed run are deleted. The manifest logic is shared with the
+Beam runner (``tfrecords_tools.manifest``, ``tfrecords_tools.beam_pipeline``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from tqdm import tqdm
 
-from kerasbert.atomic_files import TEMP_SUFFIX, write_json_atomically
-from kerasbert.data.records_format import FORMAT, MANIFEST
-from tfrecords_tools.corpus import Chunk, ReadStats, plan_chunks
+from kerasbert.data.records_format import MANIFEST
+from tfrecords_tools.corpus import Chunk, plan_chunks
+from tfrecords_tools.manifest import (
+    finish_build,
+    shard_name,
+    start_build,
+    total_examples,
+)
+from tfrecords_tools.output_store import LocalStore, file_sha256
 from tfrecords_tools.settings import BuildConfig
 from tfrecords_tools.shard import build_shard, cached_tokenizer
 
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def shard_name(prefix: str, index: int, total: int) -> str:
-    return f"{prefix}-{index:05d}-of-{total:05d}.tfrecord"
-
-
-_IDENTITY = ("format", "settings", "vocab_sha256", "input_sha256", "shards_total")
-
-
-def _identity(manifest: dict) -> dict:
-    """The part of a manifest that must match for a build to be resumed."""
-    return {key: manifest.get(key) for key in _IDENTITY}
-
-
-def _intact(directory: Path, name: str, entry: dict) -> bool:
-    path = directory / name
-    return (
-        path.is_file()
-        and path.stat().st_size == entry["bytes"]
-        and file_sha256(path) == entry["sha256"]
-    )
+__all__ = ["MANIFEST", "build", "file_sha256", "shard_name"]
 
 
 def _run_task(task: tuple[Chunk, str, BuildConfig, str]) -> tuple[str, dict]:
@@ -117,49 +93,13 @@ def build(
     plan = plan_chunks(list(inputs), config.chunk_bytes, config.one_document_per_line)
     if not plan.chunks:
         raise ValueError("the input files are empty")
-    directory = Path(out_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    for leftover in directory.glob(f".*{TEMP_SUFFIX}"):
-        leftover.unlink()  # debris of a killed run: never a finished file
-
+    store = LocalStore(out_dir)
+    manifest, missing = start_build(plan, tokenizer, config, store, prefix, overwrite)
+    tasks = [
+        (chunk, vocab_path, config, os.fspath(store.directory / name))
+        for chunk, name in missing
+    ]
     total = len(plan.chunks)
-    manifest = {
-        "format": FORMAT,
-        "settings": dataclasses.asdict(config),
-        "features": config.feature_lengths(),
-        "vocab_sha256": tokenizer.sha256,
-        "vocab_size": tokenizer.vocabulary_size,
-        "input_sha256": [item.sha256 for item in plan.inputs],
-        "inputs": [dataclasses.asdict(item) for item in plan.inputs],
-        "shards_total": total,
-        "split_documents": plan.split_documents,
-        "shards": {},
-        "complete": False,
-    }
-    manifest_path = directory / MANIFEST
-    if manifest_path.is_file():
-        previous = json.loads(manifest_path.read_text())
-        if _identity(previous) == _identity(json.loads(json.dumps(manifest))):
-            manifest["shards"] = {
-                name: entry
-                for name, entry in previous["shards"].items()
-                if _intact(directory, name, entry)
-            }
-        elif overwrite:
-            for name in previous.get("shards", {}):
-                (directory / name).unlink(missing_ok=True)
-        else:
-            raise ValueError(
-                f"{directory} holds a build with other settings, vocabulary or "
-                "inputs; pass overwrite=True (--overwrite) or use another directory"
-            )
-    write_json_atomically(manifest_path, manifest, sort_keys=True)
-
-    tasks = []
-    for chunk in plan.chunks:
-        name = shard_name(prefix, chunk.index, total)
-        if name not in manifest["shards"]:
-            tasks.append((chunk, vocab_path, config, os.fspath(directory / name)))
     bar = tqdm(
         total=total,
         initial=total - len(tasks),
@@ -170,18 +110,8 @@ def build(
     with bar:
         for name, entry in _results(tasks, workers) if tasks else ():
             manifest["shards"][name] = entry
-            write_json_atomically(manifest_path, manifest, sort_keys=True)
+            store.write_manifest(manifest)
             bar.update(1)
-            bar.set_postfix(examples=_total_examples(manifest))
-
-    stats = ReadStats()
-    for entry in manifest["shards"].values():
-        stats.add(ReadStats(**entry["stats"]))
-    manifest["totals"] = {"examples": _total_examples(manifest), **vars(stats)}
-    manifest["complete"] = True
-    write_json_atomically(manifest_path, manifest, sort_keys=True)
+            bar.set_postfix(examples=total_examples(manifest))
+    store.write_manifest(finish_build(manifest))
     return manifest
-
-
-def _total_examples(manifest: dict) -> int:
-    return sum(entry["examples"] for entry in manifest["shards"].values())

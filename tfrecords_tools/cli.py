@@ -5,11 +5,20 @@ Examples::
     tfrecords-tools vocab --model wordpiece --vocab-size 30522 -o vocab.txt a.txt
     tfrecords-tools build --task mlm-nsp --vocab vocab.txt -o out/ -j 2 a.txt b.txt
     tfrecords-tools inspect out/pretrain-00000-of-00004.tfrecord --vocab vocab.txt
+
+With ``--runner beam`` (``pip install "kerasbert[beam]"``), ``vocab`` and ``build``
+run as Apache Beam pipelines with the same output; Beam pipeline options follow
+a ``--``::
+
+    tfrecords-tools build --runner beam --vocab vocab.txt -o out/ 'data/*.txt' \
+        -- --runner=DirectRunner --direct_running_mode=multi_processing
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
 import json
 import os
 import sys
@@ -20,10 +29,35 @@ from tfrecords_tools.masking import MASKING_STRATEGIES
 from tfrecords_tools.settings import BuildConfig
 
 
+def _beam(module: str):
+    """``tfrecords_tools.MODULE``, which needs the optional Apache Beam."""
+    try:
+        import apache_beam  # noqa: F401
+    except ModuleNotFoundError as error:
+        raise ValueError(
+            '--runner beam needs Apache Beam: pip install "kerasbert[beam]"'
+        ) from error
+    return importlib.import_module(f"tfrecords_tools.{module}")
+
+
 def _vocab(args: argparse.Namespace) -> None:
     from tfrecords_tools import vocab
 
-    if args.model == "wordpiece":
+    if args.runner == "beam":
+        if args.model != "wordpiece":
+            raise ValueError(
+                "--runner beam trains WordPiece only: SentencePiece trains on "
+                "a sample of sentences, not on word counts; run it locally"
+            )
+        tokens = _beam("beam_vocab").train_wordpiece_with_beam(
+            args.inputs,
+            args.output,
+            args.vocab_size,
+            lowercase=not args.cased,
+            pipeline_args=args.pipeline_args,
+        )
+        print(f"wrote {len(tokens)} WordPiece tokens to {args.output}")
+    elif args.model == "wordpiece":
         tokens = vocab.train_wordpiece(
             args.inputs, args.output, args.vocab_size, lowercase=not args.cased
         )
@@ -57,13 +91,14 @@ def _build(args: argparse.Namespace) -> None:
         max_line_bytes=args.max_line_bytes,
         one_document_per_line=args.one_document_per_line,
     )
-    manifest = build(
-        args.inputs,
-        args.vocab,
-        args.output,
-        config,
-        workers=args.workers,
-        overwrite=args.overwrite,
+    if args.runner == "beam":
+        runner = functools.partial(
+            _beam("beam_pipeline").build_with_beam, pipeline_args=args.pipeline_args
+        )
+    else:
+        runner = functools.partial(build, workers=args.workers)
+    manifest = runner(
+        args.inputs, args.vocab, args.output, config, overwrite=args.overwrite
     )
     totals = manifest["totals"]
     print(f"wrote {totals['examples']} examples in {manifest['shards_total']} shards")
@@ -91,6 +126,16 @@ def _inspect(args: argparse.Namespace) -> None:
         print(format_example(features, row, vocabulary))
     mask_id = tokenizer.mask_id if tokenizer else None
     print(json.dumps(summarize(features, mask_id), indent=2))
+
+
+def _add_runner(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--runner",
+        choices=("local", "beam"),
+        default="local",
+        help="local processes, or an Apache Beam pipeline (same output; "
+        "Beam pipeline options go after --)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -125,6 +170,7 @@ def _parser() -> argparse.ArgumentParser:
         help="sentencepiece: lines sampled for training",
     )
     vocab.add_argument("--seed", type=int, default=12345)
+    _add_runner(vocab)
     vocab.set_defaults(run=_vocab)
 
     build = commands.add_parser(
@@ -166,7 +212,8 @@ def _parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=os.cpu_count() or 1,
-        help="worker processes (the output does not depend on it)",
+        help="worker processes (the output does not depend on it; "
+        "with --runner beam the pipeline options decide)",
     )
     build.add_argument(
         "--chunk-mb", type=int, default=1, help="input MiB per output shard"
@@ -183,6 +230,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace a build with other settings in --output",
     )
+    _add_runner(build)
     build.set_defaults(run=_build)
 
     inspect = commands.add_parser("inspect", help="decode records, print statistics")
@@ -197,8 +245,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``tfrecords-tools`` console script."""
-    args = _parser().parse_args(argv)
+    """Entry point of the ``tfrecords-tools`` console script.
+
+    Everything after a ``--`` is passed to Beam as pipeline options (with
+    ``--runner beam``).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pipeline_args: list[str] = []
+    if "--" in argv:
+        split = argv.index("--")
+        argv, pipeline_args = argv[:split], argv[split + 1 :]
+    parser = _parser()
+    args = parser.parse_args(argv)
+    args.pipeline_args = pipeline_args
+    if pipeline_args and getattr(args, "runner", "local") != "beam":
+        parser.error("pipeline options after -- need --runner beam")
     try:
         args.run(args)
     except (FileNotFoundError, ValueError) as error:

@@ -2,7 +2,8 @@
 
 A shard's bytes depend only on (input chunk, vocabulary, settings, seed): every
 random draw of dupe round ``r`` of chunk ``c`` comes from
-``numpy.random.default_rng([seed, c, r])``. The shard is written atomically
+``numpy.random.default_rng([seed, c, r])``. ``write_shard`` writes to any
+binary handle; ``build_shard`` gives it a local atomic file
 (``kerasbert.atomic_files``).
 """
 
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict
+from typing import BinaryIO
 
 import numpy as np
 
 from kerasbert.atomic_files import atomic_write
 from kerasbert.data.records_format import frame_records
-from tfrecords_tools.corpus import Chunk, read_chunk
+from tfrecords_tools.corpus import Chunk, Opener, open_local, read_chunk
 from tfrecords_tools.instances import Pair, sentence_pairs, single_segments
 from tfrecords_tools.masking import Vocab, corrupt, select_batch
 from tfrecords_tools.records import encode_examples
@@ -144,35 +146,53 @@ def assemble(
 
 
 def build_shard(
-    chunk: Chunk, vocab_path: str, config: BuildConfig, target: str
+    chunk: Chunk,
+    vocab_path: str,
+    config: BuildConfig,
+    target: str,
+    open_file: Opener = open_local,
 ) -> dict[str, object]:
-    """Writes ``target`` from ``chunk``; returns its manifest entry.
+    """Writes ``target`` (atomically) from ``chunk``; returns its manifest entry.
 
     The entry holds ``examples``, ``bytes``, ``sha256`` and the chunk's read
     statistics (skipped lines, empty documents).
     """
+    with atomic_write(target) as handle:
+        return write_shard(chunk, vocab_path, config, handle, open_file)
+
+
+def write_shard(
+    chunk: Chunk,
+    vocab_path: str,
+    config: BuildConfig,
+    handle: BinaryIO,
+    open_file: Opener = open_local,
+) -> dict[str, object]:
+    """Writes the shard of ``chunk`` to ``handle``; returns its manifest entry.
+
+    The one shard writer of both runners: ``build_shard`` gives it a local
+    atomic file, the Beam pipeline a temporary file of its file system that
+    it renames into place afterwards.
+    """
     tokenizer = cached_tokenizer(vocab_path, config.lowercase)
     texts, stats = read_chunk(
-        chunk, config.max_line_bytes, config.one_document_per_line
+        chunk, config.max_line_bytes, config.one_document_per_line, open_file
     )
     documents, dropped = tokenize_documents(texts, tokenizer)
     stats.empty_documents += dropped
     stats.documents -= dropped
     digest = hashlib.sha256()
     examples = size = 0
-    with atomic_write(target) as handle:
-        for round_index in range(config.dupe_factor if documents else 0):
-            rng = np.random.default_rng([config.seed, chunk.index, round_index])
-            pairs = make_pairs(documents, config, rng)
-            if not pairs:
-                continue
-            data = frame_records(
-                encode_examples(assemble(pairs, tokenizer, config, rng))
-            )
-            handle.write(data)
-            digest.update(data)
-            examples += len(pairs)
-            size += len(data)
+    for round_index in range(config.dupe_factor if documents else 0):
+        rng = np.random.default_rng([config.seed, chunk.index, round_index])
+        pairs = make_pairs(documents, config, rng)
+        if not pairs:
+            continue
+        data = frame_records(encode_examples(assemble(pairs, tokenizer, config, rng)))
+        handle.write(data)
+        digest.update(data)
+        examples += len(pairs)
+        size += len(data)
     return {
         "examples": examples,
         "bytes": size,
