@@ -182,6 +182,11 @@ def peer_run(corpus: Path, vocab: Path, out: Path, peer_path: Path) -> dict:
     return result
 
 
+#: Memory figures of ``run_measured`` that each report shows.
+LOCAL_MEMORY = ("tree_peak_rss_mib", "max_process_rss_mib")
+BEAM_MEMORY = ("tree_peak_rss_mib", "main_process_rss_mib", "max_worker_rss_mib")
+
+
 def summarize_runs(results: list[dict], memory_keys: tuple[str, ...]) -> dict:
     """Examples, and the median over repeats of wall time, examples/s and each
     memory figure in ``memory_keys`` (keys ``median_<figure>``)."""
@@ -193,6 +198,17 @@ def summarize_runs(results: list[dict], memory_keys: tuple[str, ...]) -> dict:
     for key in memory_keys:
         summary[f"median_{key}"] = median([r[key] for r in results])
     return summary
+
+
+def summary_row(label: str, summary: dict, memory_keys: tuple[str, ...]) -> list:
+    """A Markdown table row: label, examples, wall s, examples/s, memory MiB."""
+    return [
+        label,
+        summary["examples"],
+        f"{summary['median_wall_s']:.1f}",
+        f"{summary['median_examples_per_s']:.0f}",
+        *(f"{summary[f'median_{key}']:.0f}" for key in memory_keys),
+    ]
 
 
 def label_balance(out: Path) -> float:
@@ -330,13 +346,7 @@ def beam_benchmark(args: argparse.Namespace) -> None:
                     runs.setdefault(key, []).append(result)
                     print(key, result, flush=True)
 
-    summary = {
-        key: summarize_runs(
-            results,
-            ("tree_peak_rss_mib", "main_process_rss_mib", "max_worker_rss_mib"),
-        )
-        for key, results in runs.items()
-    }
+    summary = {key: summarize_runs(r, BEAM_MEMORY) for key, r in runs.items()}
     scaling = {
         f"{scale} {runner}": summary[f"{scale} {runner} 2"]["median_examples_per_s"]
         / summary[f"{scale} {runner} 1"]["median_examples_per_s"]
@@ -361,18 +371,7 @@ def beam_benchmark(args: argparse.Namespace) -> None:
         "beam_shards_identical_to_local": identical,
         "load_average_1_5_15": {"start": load_before, "end": os.getloadavg()},
     }
-    rows = [
-        [
-            key,
-            s["examples"],
-            f"{s['median_wall_s']:.1f}",
-            f"{s['median_examples_per_s']:.0f}",
-            f"{s['median_tree_peak_rss_mib']:.0f}",
-            f"{s['median_main_process_rss_mib']:.0f}",
-            f"{s['median_max_worker_rss_mib']:.0f}",
-        ]
-        for key, s in summary.items()
-    ]
+    rows = [summary_row(key, s, BEAM_MEMORY) for key, s in summary.items()]
     markdown = (
         f"# {args.name or 'build_tfrecords_beam'}\n\n"
         f"BERT mlm-nsp TFRecords (seq 128, max_predictions 20, dupe 5, 1 MiB "
@@ -467,10 +466,7 @@ def main() -> None:
             print({k: v[-1] for k, v in runs.items()}, flush=True)
     balance = label_balance(args.out / "kerasbert")
 
-    summary = {
-        name: summarize_runs(results, ("tree_peak_rss_mib", "max_process_rss_mib"))
-        for name, results in runs.items()
-    }
+    summary = {name: summarize_runs(r, LOCAL_MEMORY) for name, r in runs.items()}
     ours, peer = summary["kerasbert"], summary["peer"]
     ratios = {
         "throughput_x": ours["median_examples_per_s"] / peer["median_examples_per_s"],
@@ -498,17 +494,7 @@ def main() -> None:
         payload["fit_options"] = measure_fit_options(
             args.out / "kerasbert", args.fit_steps, args.repeats
         )
-    rows = [
-        [
-            name,
-            s["examples"],
-            f"{s['median_wall_s']:.1f}",
-            f"{s['median_examples_per_s']:.0f}",
-            f"{s['median_tree_peak_rss_mib']:.0f}",
-            f"{s['median_max_process_rss_mib']:.0f}",
-        ]
-        for name, s in summary.items()
-    ]
+    rows = [summary_row(name, s, LOCAL_MEMORY) for name, s in summary.items()]
     markdown = (
         "# build_tfrecords\n\n"
         f"BERT mlm-nsp TFRecords from `{args.corpus}` (headings -> document "

@@ -104,12 +104,18 @@ def write_text_atomically(path: str | os.PathLike, text: str) -> None:
         handle.write(text)
 
 
+def json_document(payload: Any, sort_keys: bool = False) -> str:
+    """``payload`` as the JSON files here hold it: indented, non-ASCII kept,
+    a final newline."""
+    text = json.dumps(payload, indent=2, sort_keys=sort_keys, ensure_ascii=False)
+    return text + "\n"
+
+
 def write_json_atomically(
     path: str | os.PathLike, payload: Any, sort_keys: bool = False
 ) -> None:
-    """Replaces ``path`` with ``payload`` as indented UTF-8 JSON and a newline."""
-    text = json.dumps(payload, indent=2, sort_keys=sort_keys, ensure_ascii=False)
-    write_text_atomically(path, text + "\n")
+    """Replaces ``path`` with ``payload`` as a UTF-8 ``json_document``."""
+    write_text_atomically(path, json_document(payload, sort_keys))
 
 
 def _exists(path: Path) -> bool:

@@ -308,14 +308,3 @@ def test_cli_refuses_what_beam_does_not_do(inputs, tmp_path, capsys):
     with pytest.raises(SystemExit):  # pipeline options without --runner beam
         main(["vocab", corpus, "-o", str(tmp_path / "v.txt"), "--", "--x=1"])
     assert "need --runner beam" in capsys.readouterr().err
-
-
-def test_the_local_runner_does_not_import_beam():
-    code = (
-        "import sys, tfrecords_tools.cli, tfrecords_tools.builder;"
-        "print('apache_beam' in sys.modules)"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "False"

@@ -96,11 +96,13 @@ def test_the_record_builder_uses_only_tensorflow_free_core_modules():
         assert {top_level(name) for name in imported_modules(path)} & heavy == set()
 
 
-def test_importing_the_record_builder_does_not_import_tensorflow():
-    # The worker processes of a build import this (spawn, not fork).
+def test_importing_the_record_builder_imports_neither_tensorflow_nor_beam():
+    # The worker processes of a build import this (spawn, not fork); Apache
+    # Beam is imported by `--runner beam` only.
     code = (
-        "import sys, tfrecords_tools.builder, tfrecords_tools.shard;"
-        "print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
+        "import sys, tfrecords_tools.cli, tfrecords_tools.builder, "
+        "tfrecords_tools.shard;"
+        "print(sorted({'tensorflow', 'keras', 'apache_beam'} & set(sys.modules)))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -20,7 +20,6 @@ Imports ``apache_beam``: only the ``--runner beam`` code paths import this.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import uuid
@@ -30,8 +29,9 @@ from typing import BinaryIO
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from kerasbert.atomic_files import TEMP_SUFFIX, atomic_write
+from kerasbert.atomic_files import TEMP_SUFFIX, atomic_write, json_document
 from kerasbert.data.records_format import MANIFEST
+from tfrecords_tools.output_store import stream_sha256
 
 _GLOB_CHARS = frozenset("*?[")
 ENTRY_SUFFIX = ".entry.json"
@@ -155,9 +155,8 @@ def write_atomically(path: str, data: bytes) -> None:
 
 
 def json_bytes(payload: object) -> bytes:
-    """JSON as ``kerasbert.atomic_files.write_json_atomically`` writes it."""
-    text = json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False)
-    return (text + "\n").encode("utf-8")
+    """JSON as ``LocalStore`` writes it (``write_json_atomically``, sorted keys)."""
+    return json_document(payload, sort_keys=True).encode("utf-8")
 
 
 class BeamStore:
@@ -192,11 +191,8 @@ class BeamStore:
         return file_size(path) if self._exists(path) else None
 
     def sha256(self, name: str) -> str:
-        digest = hashlib.sha256()
         with open_input(self.path(name)) as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+            return stream_sha256(handle)
 
     def delete(self, name: str) -> None:
         path = self.path(name)

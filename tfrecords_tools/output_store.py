@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from kerasbert.atomic_files import TEMP_SUFFIX, write_json_atomically
 from kerasbert.data.records_format import MANIFEST
@@ -43,13 +43,18 @@ class OutputStore(Protocol):
         """Deletes the temporaries a killed writer left (never a finished file)."""
 
 
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a local file, read in 1 MiB blocks."""
+def stream_sha256(handle: BinaryIO) -> str:
+    """Hex SHA-256 of what is left in ``handle``, read in 1 MiB blocks."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    for block in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(block)
     return digest.hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a local file."""
+    with open(path, "rb") as handle:
+        return stream_sha256(handle)
 
 
 class LocalStore:
